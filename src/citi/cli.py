@@ -1,0 +1,61 @@
+"""Run a pipeline script from Snakemake (``script:``) or alone from the shell.
+
+A script defines ``main(config, **wildcards, **outputs)`` and ends with
+``run(main, globals())``. Under Snakemake, wildcards and outputs come from the
+job and stdout/stderr go to the job's log; alone, they come from the command
+line and outputs default to the patterns in ``citi.paths``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+from .config import load_config
+from .errors import CitiError
+
+
+def run(main: Callable, namespace: dict, wildcards: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> None:
+    smk = namespace.get("snakemake")
+    if smk is not None:
+        kwargs = {w: smk.wildcards[w] for w in wildcards}
+        kwargs.update({o: smk.output[o] for o in outputs})
+        with _log_to(smk.log[0] if smk.log else None):
+            _call(main, smk.config, kwargs)
+        return
+    parser = argparse.ArgumentParser(description=(namespace.get("__doc__") or "").strip())
+    parser.add_argument("--config", default="config/config.yaml", help="pipeline config (YAML)")
+    for w in wildcards:
+        parser.add_argument(f"--{w}", required=True)
+    for o in outputs:
+        parser.add_argument(f"--{o}", default=None, help="output path (default: the pipeline's pattern)")
+    args = vars(parser.parse_args())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = load_config(args.pop("config"))
+    _call(main, config, {k: v for k, v in args.items() if v is not None})
+
+
+def _call(main: Callable, config: dict, kwargs: dict) -> None:
+    try:
+        main(config, **kwargs)
+    except CitiError as e:  # a user error: its message says where; no traceback noise
+        logging.getLogger("citi").error("%s", e)
+        print(f"error: {e}", file=sys.__stderr__)  # visible even when stderr goes to the log
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def _log_to(path: str | None):
+    if path is None:
+        logging.basicConfig(level=logging.INFO)
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+        logging.basicConfig(level=logging.INFO, stream=f, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        yield

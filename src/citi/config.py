@@ -1,0 +1,121 @@
+"""Load and check a pipeline config: JSON Schema first, then cross-references.
+
+The same check runs in the Snakefile (before any job) and in every script run
+alone, so both see the same defaults and the same errors. Messages name the
+key, e.g. ``config key 'datasets.gsm8k.splits.train.n': 'abc' is not of type 'integer'``.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = REPO / "config" / "schema.yaml"
+TOOL_ADAPTERS = {"api_bank", "toolalpaca"}
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _message(err: jsonschema.ValidationError) -> str:
+    where = f"config key '{_key(err.absolute_path)}'"
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        return f"{where}: unknown key(s) {', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}"
+    if err.validator == "propertyNames":
+        bad = [k for k in err.instance if not _valid(k, err.schema["propertyNames"])]
+        enum = err.schema["propertyNames"].get("enum")
+        hint = f"; known: {', '.join(enum)}" if enum else ""
+        return f"{where}: invalid name(s) {', '.join(map(repr, bad))}{hint}"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    return f"{where}: {err.message}"
+
+
+def _valid(instance, schema) -> bool:
+    return jsonschema.Draft202012Validator(schema).is_valid(instance)
+
+
+def _with_defaults(cls):
+    """A validator that also fills in schema defaults (as snakemake's validate does)."""
+    check_properties = cls.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in props.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": properties})
+
+
+def load_schema(path: Path = SCHEMA) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def check_config(config: dict, schema_path: Path = SCHEMA, source: str = "config") -> dict:
+    """Validate ``config`` in place (filling defaults); raise ConfigError naming the key."""
+    schema = load_schema(schema_path)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        lines = [_message(e) for e in errors[:10]]
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(lines) + more)
+    _check_references(config, source)
+    return config
+
+
+def _check_references(config: dict, source: str) -> None:
+    from .data import adapters
+
+    problems = []
+    datasets = config["datasets"]
+    for name, ds in datasets.items():
+        known = adapters.get(ds["adapter"]).splits
+        for split in ds["splits"]:
+            if split not in known:
+                problems.append(f"config key 'datasets.{name}.splits.{split}': adapter '{ds['adapter']}' "
+                                f"has no split '{split}'; known: {', '.join(known)}")
+    for task, ref in config["tasks"].items():
+        ds = datasets.get(ref["dataset"])
+        if ds is None:
+            problems.append(f"config key 'tasks.{task}.dataset': unknown dataset '{ref['dataset']}'; "
+                            f"defined: {', '.join(datasets)}")
+        elif ref["split"] not in ds["splits"]:
+            problems.append(f"config key 'tasks.{task}.split': dataset '{ref['dataset']}' has no configured "
+                            f"split '{ref['split']}'; configured: {', '.join(ds['splits'])}")
+        elif (task == "tool") != (ds["adapter"] in TOOL_ADAPTERS):
+            problems.append(f"config key 'tasks.{task}.dataset': '{ref['dataset']}' uses adapter "
+                            f"'{ds['adapter']}', which is {'not ' if task == 'tool' else ''}a tool dataset")
+    for method, spec in config.get("methods", {}).items():
+        if spec["mixture"] not in config["mixtures"]:
+            problems.append(f"config key 'methods.{method}.mixture': unknown mixture '{spec['mixture']}'; "
+                            f"defined: {', '.join(config['mixtures'])}")
+    for name, ds in datasets.items():
+        if ds["source"].startswith("generated:") and "generate" not in config:
+            problems.append(f"config key 'datasets.{name}.source': generated data needs a 'generate' section")
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> dict:
+    """Read a YAML config, apply ``overrides`` (top-level keys), check it."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    config.update(overrides or {})
+    return check_config(config, source=str(path))

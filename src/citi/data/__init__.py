@@ -1,0 +1,1 @@
+"""Data layer: adapters (raw -> records), sampling, mixtures."""

@@ -1,0 +1,52 @@
+"""Training mixtures: every tool sample plus N seeded samples of each general task.
+
+CITI trains on "all tool samples + 5000 of each general dataset, seed 1,
+shuffled" and gives general samples the same (tool-oriented) system prompt.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from ..io import read_jsonl, sha256_file, write_json, write_jsonl
+from ..records import validate_record
+from .sampling import sample_indices
+
+GENERAL_TASKS = ("instruct", "math", "code", "knowledge")
+
+
+def read_records(path: str | Path, need_target: bool = True) -> list[dict]:
+    """Read a sampled split, checking every record (file and line in errors)."""
+    rows = read_jsonl(path)
+    return [validate_record(r, f"{path}:{i + 1}", need_target=need_target) for i, r in enumerate(rows)]
+
+
+def with_system(rec: dict, prompt: str | None) -> dict:
+    if prompt is None or rec["messages"][0]["role"] == "system":
+        return rec
+    return {**rec, "messages": [{"role": "system", "content": prompt}, *rec["messages"]]}
+
+
+def build_mixture(spec: dict, tool_file: str | Path, general_files: dict[str, str | Path],
+                  out: str | Path, manifest: str | Path, default_seed: int) -> dict:
+    """Write the mixture ``spec`` (general_per_task, seed, general_system_prompt) to ``out``."""
+    seed = spec.get("seed", default_seed)
+    n = spec["general_per_task"]
+    tool = read_records(tool_file)
+    parts = {"tool": len(tool)}
+    mixed = list(tool)
+    if n > 0:
+        for task in GENERAL_TASKS:
+            records = read_records(general_files[task])
+            # each task drawn with its own generator, so one task's data never shifts another's picks
+            chosen = [records[i] for i in sample_indices(len(records), n, seed)]
+            mixed += [with_system(r, spec.get("general_system_prompt")) for r in chosen]
+            parts[task] = len(chosen)
+    random.Random(seed).shuffle(mixed)
+    write_jsonl(out, mixed)
+    info = {"general_per_task": n, "seed": seed, "count": len(mixed), "parts": parts,
+            "inputs": {"tool": str(tool_file), **({t: str(general_files[t]) for t in GENERAL_TASKS} if n else {})},
+            "sha256": sha256_file(out)}
+    write_json(manifest, info)
+    return info

@@ -1,0 +1,113 @@
+"""Resolve a configured data source to a local file or folder.
+
+Source strings (``datasets.<name>.source`` in the config):
+
+- ``hub:<org>/<name>``        a Hugging Face dataset repo, at ``revision``
+- ``https://...``             a single file, downloaded once into the cache
+- ``pypi:<module>/<path>``    a data file shipped inside an installed package
+- ``generated:<kind>``        the project's own generated data (results/raw/embedded/<kind>)
+- anything else               a local file or folder; ``$VARS`` are expanded
+
+Hub and URL access is optional: an unreachable hub names the source and says
+how to point the config at a local copy instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import SourceError
+from . import paths
+from .io import atomic_path
+
+EMBEDDED_ROOT = Path(paths.EMBEDDED_ROOT)
+DOWNLOAD_CACHE = Path(paths.DOWNLOADS)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    path: Path
+    kind: str  # hub | url | pypi | generated | local
+    revision: str | None = None  # the hub commit actually used, when known
+
+
+def source_kind(source: str) -> str:
+    for prefix in ("hub", "pypi", "generated"):
+        if source.startswith(prefix + ":"):
+            return prefix
+    if source.startswith(("http://", "https://")):
+        return "url"
+    return "local"
+
+
+def local_hint(owner: str) -> str:
+    return (f"If you have a local copy, set {owner}.source to its path "
+            f"(a file or folder, e.g. ../shared/data/<name>).")
+
+
+def resolve(source: str, revision: str | None = None, owner: str = "source",
+            allow_patterns: list[str] | None = None) -> Resolved:
+    """Return the local path for ``source``; ``owner`` names the config key in errors."""
+    kind = source_kind(source)
+    if kind == "hub":
+        return _resolve_hub(source[4:], revision, owner, allow_patterns)
+    if kind == "url":
+        return Resolved(_download(source, owner), "url")
+    if kind == "pypi":
+        return Resolved(_resolve_pypi(source[5:], owner), "pypi")
+    if kind == "generated":
+        path = EMBEDDED_ROOT / source[len("generated:"):]
+        if not path.exists():
+            raise SourceError(f"{owner}: generated data '{source}' is missing at {path}; "
+                              f"build it with `snakemake {path}`")
+        return Resolved(path, "generated")
+    path = Path(os.path.expandvars(os.path.expanduser(source)))
+    if not path.exists():
+        raise SourceError(f"{owner}: local source '{source}' does not exist (looked at {path.resolve()}). "
+                          f"Point {owner}.source at the file or folder, or use hub:<org>/<name> with a revision.")
+    return Resolved(path, "local")
+
+
+def _resolve_hub(repo_id: str, revision: str | None, owner: str, allow_patterns) -> Resolved:
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                                   allow_patterns=allow_patterns)
+    except Exception as e:  # network, auth, missing revision: all end the same way for the user
+        raise SourceError(f"{owner}: cannot fetch hub dataset '{repo_id}' (revision {revision or 'main'}): "
+                          f"{type(e).__name__}: {e}. {local_hint(owner)}") from None
+    folder = Path(folder)
+    # Snapshot folders are named by the commit they hold.
+    return Resolved(folder, "hub", folder.name if folder.parent.name == "snapshots" else revision)
+
+
+def _download(url: str, owner: str) -> Path:
+    name = url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "download"
+    target = DOWNLOAD_CACHE / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    if target.exists():
+        return target
+    try:
+        with atomic_path(target) as tmp, urllib.request.urlopen(url, timeout=60) as r, open(tmp, "wb") as f:
+            while block := r.read(1 << 20):
+                f.write(block)
+    except Exception as e:
+        raise SourceError(f"{owner}: cannot download '{url}': {type(e).__name__}: {e}. {local_hint(owner)}") from None
+    return target
+
+
+def _resolve_pypi(spec: str, owner: str) -> Path:
+    module, _, rel = spec.partition("/")
+    found = importlib.util.find_spec(module)  # finds the package without importing it
+    if found is None or not found.submodule_search_locations:
+        raise SourceError(f"{owner}: package '{module}' is not installed (source pypi:{spec}); "
+                          f"pip install it, or {local_hint(owner)}")
+    path = Path(list(found.submodule_search_locations)[0]) / rel
+    if not path.exists():
+        raise SourceError(f"{owner}: '{rel}' is not inside the installed package '{module}' ({path})")
+    return path

@@ -1,0 +1,41 @@
+"""Shared fixtures. Real-data tests find ../shared/data through ``shared_data`` only."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CITI_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# A seeded tiny random Llama: the model every test uses (SmolLM2 is the embedded default).
+TINY_SPEC = {
+    "source": "tiny_random",
+    "dtype": "float32",
+    "tiny": {"hidden_size": 64, "num_layers": 2, "num_heads": 4, "num_kv_heads": 2,
+             "intermediate_size": 128, "seed": 0},
+}
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public datasets. Skips without them, except under CI=true where it fails."""
+    if not SHARED_DATA.is_dir():
+        reason = (f"real datasets not found at {SHARED_DATA}: clone the shared data beside the repo "
+                  f"(../shared/data) or set CITI_SHARED_DATA")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires the real data. {reason}")
+        pytest.skip(reason)
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A materialised tiny random Llama folder (weights, tokenizer, chat template)."""
+    from citi.models import materialize
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    materialize("tiny", TINY_SPEC, out)
+    return out
