@@ -22,9 +22,9 @@ from .errors import CitiError
 def run(main: Callable, namespace: dict, wildcards: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> None:
     smk = namespace.get("snakemake")
     if smk is not None:
-        kwargs = {w: smk.wildcards[w] for w in wildcards}
-        kwargs.update({o: smk.output[o] for o in outputs})
         with _log_to(smk.log[0] if smk.log else None):
+            kwargs = {w: smk.wildcards[w] for w in wildcards}
+            kwargs.update({o: getattr(smk.output, o) for o in outputs})
             _call(main, smk.config, kwargs)
         return
     parser = argparse.ArgumentParser(description=(namespace.get("__doc__") or "").strip())

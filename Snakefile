@@ -1,0 +1,40 @@
+# CITI pipeline: raw data -> sampled splits -> mixtures -> models -> ... -> tables.
+#
+#   snakemake --cores 2 all                                   embedded default (config/config.yaml)
+#   snakemake --configfile config/paper/<backbone>_<tool-data>.yaml --profile slurm all
+#
+# This file only loads and validates the config, fixes wildcards and includes
+# the stages; rules live in rules/*.smk, paths in src/citi/paths.py.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+# A --configfile replaces the embedded default rather than being merged into it.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+
+
+check_config(config, source="config")  # named-key errors, cross-references
+validate(config, "config/schema.yaml")  # snakemake's own check of the same schema
+
+
+wildcard_constraints:
+    model=one_of(config["models"]),
+    dataset=one_of(config["datasets"]),
+    mixture=one_of(config["mixtures"]),
+    split=r"[A-Za-z0-9_.-]+",
+
+
+include: "rules/data.smk"
+include: "rules/models.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        final_targets(),

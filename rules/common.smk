@@ -1,0 +1,82 @@
+# Shared set-up: the package on the path, path patterns, config helpers, targets.
+
+import os
+import re
+import sys
+from pathlib import Path
+
+# Rule scripts import the package from src/ whether or not it is pip-installed.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+# (set, not required: so no envvars directive)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
+
+from citi import paths
+from citi.config import check_config
+from citi.data.mixtures import GENERAL_TASKS
+from citi.sources import source_kind
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly the configured names."""
+    return "|".join(re.escape(n) for n in names)
+
+
+def resources_for(group):
+    """Scheduling resources of a rule group, from config (defaults in the schema)."""
+    spec = config.get("resources", {}).get(group, {})
+    spec = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "constraint": None, **spec}
+    res = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "cpus_per_task": spec["cpus"]}
+    if spec["gpus"]:
+        res["gpu"] = spec["gpus"]
+    if spec["constraint"]:
+        res["constraint"] = spec["constraint"]
+    return res
+
+
+def threads_for(group):
+    return config.get("resources", {}).get(group, {}).get("cpus", 1)
+
+
+def dataset_input(wildcards):
+    """What a split depends on: generated data, or the local file/folder it reads."""
+    ds = config["datasets"][wildcards.dataset]
+    kind = source_kind(ds["source"])
+    if kind == "generated":
+        return [paths.EMBEDDED_ROOT]
+    if kind == "local":
+        return [os.path.expandvars(os.path.expanduser(ds["source"]))]
+    return []  # hub, URL and package sources are fetched by the job itself
+
+
+def task_data(task):
+    ref = config["tasks"][task]
+    return paths.DATA.format(dataset=ref["dataset"], split=ref["split"])
+
+
+def mixture_inputs(wildcards):
+    inputs = {"tool": task_data("tool")}
+    if config["mixtures"][wildcards.mixture]["general_per_task"] > 0:
+        inputs.update({task: task_data(task) for task in GENERAL_TASKS})
+    return inputs
+
+
+def data_targets():
+    return [
+        paths.DATA.format(dataset=name, split=split)
+        for name, ds in config["datasets"].items()
+        for split in ds["splits"]
+    ]
+
+
+def model_targets():
+    return [paths.MODEL.format(model=m) for m in config["models"]]
+
+
+def mixture_targets():
+    return [paths.MIXTURE.format(mixture=m) for m in config["mixtures"]]
+
+
+def final_targets():
+    """The default target's inputs. Grows as stages land; the end goal is results/tables/main.csv."""
+    return model_targets() + data_targets() + mixture_targets()

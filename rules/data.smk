@@ -1,0 +1,55 @@
+# Data: generated embedded data -> sampled splits -> training mixtures.
+
+
+rule generate_embedded:
+    output:
+        root=directory(paths.EMBEDDED_ROOT),
+    log:
+        paths.log("generate_embedded"),
+    benchmark:
+        paths.benchmark("generate_embedded")
+    threads: threads_for("data")
+    resources:
+        **resources_for("data"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/generate_embedded.py"
+
+
+rule prepare_split:
+    input:
+        dataset_input,
+    output:
+        data=paths.DATA,
+        manifest=paths.DATA_MANIFEST,
+    log:
+        paths.log("prepare_split", "{dataset}/{split}"),
+    benchmark:
+        paths.benchmark("prepare_split", "{dataset}/{split}")
+    threads: threads_for("data")
+    resources:
+        **resources_for("data"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/prepare_split.py"
+
+
+rule build_mixture:
+    input:
+        unpack(mixture_inputs),
+    output:
+        data=paths.MIXTURE,
+        manifest=paths.MIXTURE_MANIFEST,
+    log:
+        paths.log("build_mixture", "{mixture}"),
+    benchmark:
+        paths.benchmark("build_mixture", "{mixture}")
+    threads: threads_for("data")
+    resources:
+        **resources_for("data"),
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/build_mixture.py"

@@ -1,0 +1,123 @@
+"""The Snakemake workflow: DAG for every config, lint, rule anatomy, end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+CONFIGS = sorted(p for p in (REPO / "config").rglob("*.yaml") if p.name != "schema.yaml")
+
+
+def snakemake(*args, cwd=REPO, check=True):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+def test_dry_run_resolves_the_whole_dag(config, tmp_path):
+    out = snakemake("all", "-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(config)).stdout
+    assert "materialize_model" in out and "prepare_split" in out and "build_mixture" in out
+
+
+def test_default_config_is_used_without_configfile():
+    out = snakemake("-n", "--cores", "1", "all").stdout
+    assert "results/models/smollm2-135m-instruct" in out
+
+
+def test_invalid_config_fails_before_any_job_with_the_key_named(tmp_path):
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    config["datasets"]["embedded_math"]["splits"]["train"]["n"] = "twelve"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    proc = snakemake("all", "-n", "--cores", "1", "-d", str(tmp_path), "--configfile", str(bad), check=False)
+    assert proc.returncode != 0
+    assert "datasets.embedded_math.splits.train.n" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/paper/llama-3-8b-instruct_api-bank.yaml"])
+def test_lint_is_clean(config):
+    proc = snakemake("--lint", "--configfile", config, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def rule_blocks():
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for match in re.finditer(r"^rule (\w+):\n((?:    .*\n|\n)*)", text, re.M):
+            yield smk, match.group(1), match.group(2)
+
+
+def test_every_rule_declares_log_benchmark_resources_and_an_existing_conda_env():
+    rules = list(rule_blocks())
+    assert len(rules) >= 4
+    for smk, name, body in rules:
+        for directive in ("log:", "benchmark:", "resources:", "conda:", "threads:"):
+            assert f"    {directive}" in body, f"{smk.name}: rule {name} has no {directive}"
+        env = re.search(r'conda:\n\s+"([^"]+)"', body).group(1)
+        assert (smk.parent / env).resolve().is_file(), f"rule {name}: conda env {env} missing"
+
+
+@pytest.mark.slow
+def test_end_to_end_test_config_is_deterministic_and_complete(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        snakemake("all", "--cores", "2", "-d", str(workdir), "--configfile", str(REPO / "config/test.yaml"))
+        runs.append(workdir)
+    a, b = runs
+    config = yaml.safe_load((REPO / "config/test.yaml").read_text())
+    for dataset, spec in config["datasets"].items():
+        for split, split_spec in spec["splits"].items():
+            rel = Path("results/data") / dataset / f"{split}.jsonl"
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+            lines = (a / rel).read_text().splitlines()
+            manifest = json.loads((a / rel.with_suffix(".manifest.json")).read_text())
+            assert len(lines) == manifest["count"] == split_spec["n"] <= manifest["available"], rel
+    for mixture in config["mixtures"]:
+        rel = Path("results/mixtures") / f"{mixture}.jsonl"
+        assert (a / rel).read_bytes() == (b / rel).read_bytes()
+    model = a / "results/models/tiny"
+    assert (model / "config.json").is_file() and (model / "tokenizer_config.json").is_file()
+    assert (model / "model.safetensors").read_bytes() == (b / "results/models/tiny/model.safetensors").read_bytes()
+    assert list((a / "results/logs").rglob("*.log")) and list((a / "results/benchmarks").rglob("*.tsv"))
+    # resumable: a finished run has nothing left to do
+    again = snakemake("all", "-n", "--cores", "2", "-d", str(a), "--configfile", str(REPO / "config/test.yaml")).stdout
+    assert "Nothing to be done" in again
+    leftovers = [p for p in (a / "results").rglob("*") if p.name.endswith(".tmp")]
+    assert not leftovers
+
+
+def test_a_rule_script_runs_alone_from_the_shell(tmp_path):
+    out, manifest = tmp_path / "dev.jsonl", tmp_path / "dev.manifest.json"
+    proc = subprocess.run([sys.executable, "scripts/prepare_split.py", "--config", "config/test.yaml",
+                           "--dataset", "humaneval", "--split", "dev", "--data", str(out), "--manifest", str(manifest)],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(out.read_text().splitlines()) == json.loads(manifest.read_text())["count"] == 12
+
+
+def test_a_script_run_alone_reports_a_user_error_without_a_traceback(tmp_path):
+    bad = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    bad["datasets"]["humaneval"]["source"] = str(tmp_path / "missing.jsonl")
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(yaml.safe_dump(bad))
+    proc = subprocess.run([sys.executable, "scripts/prepare_split.py", "--config", str(cfg), "--dataset", "humaneval",
+                           "--split", "dev", "--data", str(tmp_path / "o.jsonl"), "--manifest", str(tmp_path / "o.json")],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "missing.jsonl" in proc.stderr and "datasets.humaneval.source" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "o.jsonl").exists()
