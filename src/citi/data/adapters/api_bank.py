@@ -16,6 +16,7 @@ from pathlib import Path
 from ...errors import RecordError, SourceError
 from ...io import read_jsonl, read_table
 from ...records import make_record, message
+from ...toolcalls import format_call
 from ._common import native_id
 from .base import Adapter, field, register
 
@@ -38,11 +39,6 @@ TRAIN_NAME = re.compile(r"lv(\d+)(?:-(api|response))?-train\.json$")
 ROLES = {"User": "user", "AI": "assistant"}
 
 
-def api_request(name: str, params: dict) -> str:
-    """The call as API-Bank writes it: API-Request: [Name(k='v', ...)]."""
-    args = ", ".join(f"{k}='{v}'" if isinstance(v, str) else f"{k}={v}" for k, v in params.items())
-    return f"API-Request: [{name}({args})]"
-
 
 def prompt_record(row: dict, where: str, rid: str, level: int | None, kind: str | None) -> dict:
     target = field(row, "expected_output" if "expected_output" in row else "output", where)
@@ -61,8 +57,8 @@ def dialogue_messages(turns: list[dict], path: Path) -> list[dict]:
         if role in ROLES:
             out.append(message(ROLES[role], field(turn, "text", where)))
         elif role == "API":
-            out.append(message("assistant", api_request(field(turn, "api_name", where),
-                                                        field(turn, "param_dict", where, dict))))
+            call = format_call(field(turn, "api_name", where), field(turn, "param_dict", where, dict))
+            out.append(message("assistant", f"API-Request: {call}"))
             if "result" not in turn:
                 raise RecordError(f"{where}: missing field 'result'")
             out.append(message("tool", json.dumps(turn["result"], ensure_ascii=False)))

@@ -1,4 +1,5 @@
-"""The API-Bank call syntax "[Name(k='v', n=3)]": a formatter and a hand-written parser.
+"""The API-Bank call syntax "[Name(k='v', n=3)]": one formatter and one hand-written parser
+for the whole project (dataset adapters, the data generator, evaluators).
 
 Model output is untrusted text, so the parser is a small character scanner:
 it never evaluates anything, and anything it does not understand is a parse
