@@ -11,9 +11,10 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 # A --configfile replaces the embedded default rather than being merged into it.
+# The default is found beside this file, whatever the working directory (--directory).
 if not workflow.config_settings.configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: f"{workflow.basedir}/config/config.yaml"
 
 
 include: "rules/common.smk"

@@ -32,8 +32,8 @@ def test_dry_run_resolves_the_whole_dag(config, tmp_path):
     assert "materialize_model" in out and "prepare_split" in out and "build_mixture" in out
 
 
-def test_default_config_is_used_without_configfile():
-    out = snakemake("-n", "--cores", "1", "all").stdout
+def test_default_config_is_used_without_configfile(tmp_path):
+    out = snakemake("all", "-n", "--cores", "1", "-d", str(tmp_path)).stdout
     assert "results/models/smollm2-135m-instruct" in out
 
 
