@@ -14,7 +14,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 from citi import paths
 from citi.config import check_config
 from citi.data.mixtures import GENERAL_TASKS
-from citi.sources import source_kind
+from citi.sources import local_path, source_kind
 
 
 def one_of(names):
@@ -45,7 +45,7 @@ def dataset_input(wildcards):
     if kind == "generated":
         return [paths.EMBEDDED_ROOT]
     if kind == "local":
-        return [os.path.expandvars(os.path.expanduser(ds["source"]))]
+        return [str(local_path(ds["source"]))]
     return []  # hub, URL and package sources are fetched by the job itself
 
 

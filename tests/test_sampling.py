@@ -137,3 +137,18 @@ def test_mixture_rejects_a_record_without_an_answer(tmp_path):
     with pytest.raises(RecordError, match=r"tool.jsonl:5: no assistant turn"):
         build_mixture({"general_per_task": 0}, tool, general, tmp_path / "m.jsonl", tmp_path / "m.json", 1)
     assert not (tmp_path / "m.jsonl").exists()
+
+
+def test_duplicate_record_ids_are_a_located_error(tmp_path, monkeypatch):
+    from citi.data import adapters
+    from citi.data.adapters.gsm8k import GSM8K
+
+    class Twice(GSM8K):
+        def convert(self, files, split, **options):
+            first = super().convert(files, split, **options)[0]
+            return [first, first]
+
+    monkeypatch.setattr(adapters, "get", lambda name: Twice())
+    raw = gsm8k_file(tmp_path / "train.jsonl", n=2)
+    with pytest.raises(RecordError, match=r"dataset 'g' split 'train' record 1: duplicate id 'g/train/0'"):
+        prepare_split("g", dataset(raw), "train", tmp_path / "o.jsonl", tmp_path / "o.json", 1)

@@ -45,6 +45,11 @@ def source_kind(source: str) -> str:
     return "local"
 
 
+def local_path(source: str) -> Path:
+    """A local source as a path: ~ and $VARS expanded, relative to the working directory."""
+    return Path(os.path.expandvars(os.path.expanduser(source)))
+
+
 def local_hint(owner: str) -> str:
     return (f"If you have a local copy, set {owner}.source to its path "
             f"(a file or folder, e.g. ../shared/data/<name>).")
@@ -66,7 +71,7 @@ def resolve(source: str, revision: str | None = None, owner: str = "source",
             raise SourceError(f"{owner}: generated data '{source}' is missing at {path}; "
                               f"build it with `snakemake {path}`")
         return Resolved(path, "generated")
-    path = Path(os.path.expandvars(os.path.expanduser(source)))
+    path = local_path(source)
     if not path.exists():
         raise SourceError(f"{owner}: local source '{source}' does not exist (looked at {path.resolve()}). "
                           f"Point {owner}.source at the file or folder, or use hub:<org>/<name> with a revision.")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import sources
 from ..io import sha256_file, write_json, write_jsonl
+from ..errors import RecordError
 from ..records import finalize, validate_record
 from . import adapters
 
@@ -38,7 +39,7 @@ def load_split(name: str, dataset: dict, split: str) -> tuple[list[dict], dict]:
     for i, rec in enumerate(records):
         validate_record(rec, f"dataset '{name}' split '{split}' record {i} (from {resolved.path})")
         if rec["id"] in ids:
-            raise ValueError(f"dataset '{name}' split '{split}': duplicate record id '{rec['id']}'")
+            raise RecordError(f"dataset '{name}' split '{split}' record {i}: duplicate id '{rec['id']}'")
         ids.add(rec["id"])
     root = resolved.path if resolved.path.is_dir() else resolved.path.parent
     provenance = {

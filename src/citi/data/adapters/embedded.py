@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...errors import RecordError
 from ...io import read_table
 from ...records import make_record, message
 from .base import Adapter, field, register
-from .gsm8k import final_answer
+from .gsm8k import checked_solution, final_answer
 
 SPLITS = {"train": ["train.jsonl"], "test": ["test.jsonl"]}
 
@@ -40,9 +39,7 @@ class EmbeddedMath(Embedded):
     task = "math"
 
     def fields(self, row, where):
-        answer = field(row, "answer", where)
-        if "####" not in answer:
-            raise RecordError(f"{where}: field 'answer' has no '#### <number>' final answer")
+        answer = checked_solution(row, where)
         return field(row, "question", where), answer, {"answer": final_answer(answer)}
 
 

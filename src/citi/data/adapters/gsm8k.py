@@ -10,6 +10,14 @@ from ...records import make_record, message
 from .base import Adapter, field, register
 
 
+def checked_solution(row: dict, where: str) -> str:
+    """The row's 'answer' field, which must end in '#### <number>'."""
+    answer = field(row, "answer", where)
+    if "####" not in answer:
+        raise RecordError(f"{where}: field 'answer' has no '#### <number>' final answer")
+    return answer
+
+
 def final_answer(solution: str) -> str:
     """The number after the last '####', commas removed ('1,000' -> '1000')."""
     return solution.rsplit("####", 1)[-1].strip().replace(",", "")
@@ -32,9 +40,7 @@ class GSM8K(Adapter):
             for i, row in enumerate(read_table(path)):
                 where = f"{path}: record {i}"
                 question = field(row, "question", where)
-                answer = field(row, "answer", where)
-                if "####" not in answer:
-                    raise RecordError(f"{where}: field 'answer' has no '#### <number>' final answer")
+                answer = checked_solution(row, where)
                 records.append(make_record(
                     native_id=i if len(files) == 1 else f"{path.stem}-{i}",
                     task=self.task,
