@@ -29,10 +29,21 @@ wildcard_constraints:
     dataset=one_of(config["datasets"]),
     mixture=one_of(config["mixtures"]),
     split=r"[A-Za-z0-9_.-]+",
+    task=one_of(TASKS),
+    tool_dataset=one_of([tool_dataset()]),
+    method=one_of(["base", *config.get("methods", {})]),
+    stage=r"[1-9]",
+    selection=r"citi|(top|bottom|random)[0-9]+",
+    benchmark=r"[A-Za-z0-9_.-]+",
+    tuned=r"[A-Za-z0-9_.-]+",
 
 
 include: "rules/data.smk"
 include: "rules/models.smk"
+include: "rules/analysis.smk"
+include: "rules/training.smk"
+include: "rules/evaluation.smk"
+include: "rules/tables.smk"
 
 
 rule all:

@@ -14,6 +14,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 from citi import paths
 from citi.config import check_config
 from citi.data.mixtures import GENERAL_TASKS
+from citi.records import TASKS
 from citi.sources import local_path, source_kind
 
 
@@ -77,6 +78,28 @@ def mixture_targets():
     return [paths.MIXTURE.format(mixture=m) for m in config["mixtures"]]
 
 
+def tool_dataset():
+    """The tool training dataset's name: one per config, a level of the checkpoint paths."""
+    return config["tasks"]["tool"]["dataset"]
+
+
+def method_stages(method):
+    return config["methods"][method]["stages"]
+
+
+def stage_checkpoint(model, method, stage):
+    """Folder of ``method``'s 1-based ``stage`` for ``model``."""
+    return paths.STAGE_CHECKPOINT.format(model=model, tool_dataset=tool_dataset(), method=method, stage=stage)
+
+
+def method_model(model, method):
+    """The model folder a method produces (its last stage), or the base model for "base"."""
+    if method == "base":
+        return paths.MODEL.format(model=model)
+    return stage_checkpoint(model, method, len(method_stages(method)))
+
+
 def final_targets():
-    """The default target's inputs. Grows as stages land; the end goal is results/tables/main.csv."""
-    return model_targets() + data_targets() + mixture_targets()
+    """The default target's inputs: every stage's own targets (defined in its .smk)."""
+    return (model_targets() + data_targets() + mixture_targets() + analysis_targets()
+            + training_targets() + evaluation_targets() + table_targets())

@@ -2,7 +2,8 @@
 
 Rules (via rules/common.smk) and scripts both take their paths from here, so a
 pattern changes in one place. Wildcards: {model}, {dataset}, {split}, {kind},
-{mixture}.
+{mixture}, {task}, {selection}, {tool_dataset}, {tuned}, {method}, {stage},
+{benchmark}.
 """
 
 RESULTS = "results"
@@ -28,3 +29,32 @@ def log(rule: str, pattern: str = "") -> str:
 
 def benchmark(rule: str, pattern: str = "") -> str:
     return f"{BENCHMARKS}/{rule}/{pattern or 'all'}.tsv"
+
+
+# ---- analysis (issue 3) --------------------------------------------------------------
+# {task} is one of the five task ids; {selection} names a component set:
+# "citi" (MOLoRA + unfrozen sets) or "<top|bottom|random><percent>" (e.g. top20).
+IMPORTANCE = f"{RESULTS}/importance/{{model}}/{{task}}.csv"
+IMPORTANCE_TENSOR = f"{RESULTS}/importance/{{model}}/{{task}}.pt"
+SELECTION = f"{RESULTS}/selection/{{model}}/{{selection}}.json"
+IMPORTANCE_FIGURES = f"{RESULTS}/figures/importance/{{model}}"  # heatmaps, jaccard, spearman
+# {tuned}: a method name (its final checkpoint) or a configured tuned-model name
+REPRESENTATION = f"{RESULTS}/representation/{{model}}/{{tool_dataset}}/{{tuned}}"
+
+# ---- training (issue 4) --------------------------------------------------------------
+# One folder per stage (1-based); the method's model is its last stage's folder.
+# Every folder loads with AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True).
+STAGE_CHECKPOINT = f"{RESULTS}/checkpoints/{{model}}/{{tool_dataset}}/{{method}}/stage{{stage}}"
+ROUTER_ANALYSIS = f"{RESULTS}/router/{{model}}/{{tool_dataset}}/{{method}}"
+
+# ---- evaluation (issues 5, 6) --------------------------------------------------------
+# {method} is "base" for the untuned backbone.
+EVAL = f"{RESULTS}/eval/{{model}}/{{method}}/{{benchmark}}"
+PREDICTIONS = f"{EVAL}/predictions.jsonl"
+METRICS = f"{EVAL}/metrics.json"
+
+# ---- tables and report (issue 6) -----------------------------------------------------
+TABLES = f"{RESULTS}/tables"
+MAIN_TABLE = f"{TABLES}/main.csv"
+ABLATION_TABLE = f"{TABLES}/ablations.csv"
+ANALYSIS_TABLE = f"{TABLES}/analysis.csv"
