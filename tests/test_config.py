@@ -119,3 +119,17 @@ def test_defaults_are_filled(config):
     assert config["importance"]["normalisation"] == "sum"
     assert config["molora"]["null_slot"] is True
     assert config["datasets"]["embedded_math"]["revision"] is None
+
+
+def test_boolean_yaml_key_is_named(tmp_path):
+    """`on: x` parses as {True: x} in YAML 1.1; the error must say which key and why."""
+    import yaml
+
+    from citi.config import load_config
+
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    text = yaml.safe_dump(cfg).replace("methods:\n", "methods:\n  on: 1\n", 1)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=r"key True under 'methods'.*quote it"):
+        load_config(bad)

@@ -64,6 +64,7 @@ def load_schema(path: Path = SCHEMA) -> dict:
 
 def check_config(config: dict, schema_path: Path = SCHEMA, source: str = "config") -> dict:
     """Validate ``config`` in place (filling defaults); raise ConfigError naming the key."""
+    _check_keys(config, source)
     schema = load_schema(schema_path)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
@@ -73,6 +74,19 @@ def check_config(config: dict, schema_path: Path = SCHEMA, source: str = "config
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(lines) + more)
     _check_references(config, source)
     return config
+
+
+def _check_keys(obj, source: str, where: str = "") -> None:
+    """YAML 1.1 reads bare on/off/yes/no as booleans, so ``on: x`` arrives as key True; say so plainly."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise ConfigError(f"{source}: key {key!r} under '{where or '<top>'}' is not a string "
+                                  f"(YAML reads bare on/off/yes/no as booleans and digits as numbers); quote it")
+            _check_keys(value, source, f"{where}.{key}" if where else key)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            _check_keys(item, source, f"{where}[{i}]")
 
 
 def _check_references(config: dict, source: str) -> None:
@@ -119,3 +133,16 @@ def load_config(path: str | Path, overrides: dict | None = None) -> dict:
         raise ConfigError(f"{path}: expected a mapping at the top level")
     config.update(overrides or {})
     return check_config(config, source=str(path))
+
+
+def config_hash(config: dict, keys: tuple[str, ...] | None = None) -> str:
+    """A short, stable hash of ``config`` (or of the named top-level sections), for table rows and manifests.
+
+    Resources are left out: where a job ran does not change what it computed.
+    """
+    import hashlib
+    import json
+
+    chosen = {k: v for k, v in config.items() if k != "resources" and (keys is None or k in keys)}
+    blob = json.dumps(chosen, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
