@@ -16,12 +16,12 @@ from pathlib import Path
 
 from ..errors import ConfigError, SourceError
 from ..io import atomic_path, sha256_file, sha256_text, write_json
+from .save import PROVENANCE, make_portable, save_model
 from .sources import DTYPES, SOURCES
 
-PROVENANCE = "citi_model.json"
 HASH_LIMIT = 2 * 1024**3  # hashing weights of bigger models costs minutes and tells little
 
-__all__ = ["materialize", "load", "read_provenance", "SOURCES", "DTYPES", "PROVENANCE"]
+__all__ = ["materialize", "load", "save_model", "read_provenance", "SOURCES", "DTYPES", "PROVENANCE"]
 
 
 def materialize(name: str, spec: dict, out_dir: str | Path) -> dict:
@@ -38,6 +38,7 @@ def materialize(name: str, spec: dict, out_dir: str | Path) -> dict:
             set_chat_template(tmp, spec["chat_template"])
         trust = bool(spec.get("trust_remote_code", False))
         ensure_generation_config(tmp, trust)
+        make_portable(tmp)
         check_folder(name, tmp, trust)
         prov = provenance(name, kind, where, tmp, spec)
         write_json(tmp / PROVENANCE, prov)
