@@ -1,5 +1,80 @@
-# Analysis stage (filled in by its issue). Defines analysis_targets() for rule all.
+# Analysis: component importance per task, component selection, importance figures,
+# hidden-representation shifts. analysis_targets() feeds rule all; representation_targets()
+# (which needs trained checkpoints) is wired in by the training stage.
 
 
-def analysis_targets():
-    return []
+include: "analysis_functions.smk"
+
+
+rule importance:
+    input:
+        model=paths.MODEL,
+        data=lambda wildcards: task_data(wildcards.task),
+    output:
+        table=paths.IMPORTANCE,
+        tensor=paths.IMPORTANCE_TENSOR,
+    log:
+        paths.log("importance", "{model}/{task}"),
+    benchmark:
+        paths.benchmark("importance", "{model}/{task}")
+    threads: threads_for("importance")
+    resources:
+        **resources_for("importance"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/importance.py"
+
+
+rule select_components:
+    input:
+        importance_tables,
+    output:
+        out=paths.SELECTION,
+    log:
+        paths.log("select_components", "{model}/{selection}"),
+    benchmark:
+        paths.benchmark("select_components", "{model}/{selection}")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/select_components.py"
+
+
+rule importance_figures:
+    input:
+        importance_tables,
+    output:
+        folder=directory(paths.IMPORTANCE_FIGURES),
+    log:
+        paths.log("importance_figures", "{model}"),
+    benchmark:
+        paths.benchmark("importance_figures", "{model}")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/importance_figures.py"
+
+
+rule representation:
+    input:
+        unpack(representation_inputs),
+    output:
+        folder=directory(paths.REPRESENTATION),
+    log:
+        paths.log("representation", "{model}/{tool_dataset}/{tuned}"),
+    benchmark:
+        paths.benchmark("representation", "{model}/{tool_dataset}/{tuned}")
+    threads: threads_for("importance")
+    resources:
+        **resources_for("importance"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/representation.py"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..io import read_jsonl, sha256_file, write_json, write_jsonl
 from ..records import validate_record
 from .sampling import sample_indices
@@ -28,25 +29,34 @@ def with_system(rec: dict, prompt: str | None) -> dict:
     return {**rec, "messages": [{"role": "system", "content": prompt}, *rec["messages"]]}
 
 
+def mixture_tasks(spec: dict) -> list[str]:
+    """The tasks a mixture ``spec`` reads: "tool" unless include_tool is false, then its general tasks."""
+    general = [] if spec["general_per_task"] == 0 else list(spec.get("tasks", GENERAL_TASKS))
+    return (["tool"] if spec.get("include_tool", True) else []) + general
+
+
 def build_mixture(spec: dict, tool_file: str | Path, general_files: dict[str, str | Path],
                   out: str | Path, manifest: str | Path, default_seed: int) -> dict:
-    """Write the mixture ``spec`` (general_per_task, seed, general_system_prompt) to ``out``."""
+    """Write the mixture ``spec`` to ``out``: general_per_task (null = all records), seed,
+    general_system_prompt, include_tool (default true), tasks (default all four general tasks)."""
     seed = spec.get("seed", default_seed)
     n = spec["general_per_task"]
-    tool = read_records(tool_file)
+    tasks = mixture_tasks(spec)
+    tool = read_records(tool_file) if "tool" in tasks else []
     parts = {"tool": len(tool)}
     mixed = list(tool)
-    if n > 0:
-        for task in GENERAL_TASKS:
-            records = read_records(general_files[task])
-            # each task drawn with its own generator, so one task's data never shifts another's picks
-            chosen = [records[i] for i in sample_indices(len(records), n, seed)]
-            mixed += [with_system(r, spec.get("general_system_prompt")) for r in chosen]
-            parts[task] = len(chosen)
+    if not tasks:
+        raise ConfigError("a mixture with include_tool: false needs general_per_task > 0 or null")
+    for task in (t for t in tasks if t != "tool"):
+        records = read_records(general_files[task])
+        # each task drawn with its own generator, so one task's data never shifts another's picks
+        chosen = [records[i] for i in sample_indices(len(records), n, seed)]
+        mixed += [with_system(r, spec.get("general_system_prompt")) for r in chosen]
+        parts[task] = len(chosen)
     random.Random(seed).shuffle(mixed)
     write_jsonl(out, mixed)
-    info = {"general_per_task": n, "seed": seed, "count": len(mixed), "parts": parts,
-            "inputs": {"tool": str(tool_file), **({t: str(general_files[t]) for t in GENERAL_TASKS} if n else {})},
+    inputs = {t: str(tool_file if t == "tool" else general_files[t]) for t in tasks}
+    info = {"general_per_task": n, "seed": seed, "count": len(mixed), "parts": parts, "inputs": inputs,
             "sha256": sha256_file(out)}
     write_json(manifest, info)
     return info

@@ -1,0 +1,27 @@
+"""Importance figures of one model: per-task heatmaps, Jaccard overlap of thirds, Spearman matrix (+ CSVs).
+
+Alone: python scripts/importance_figures.py --config config/config.yaml --model smollm2-135m-instruct
+(needs every task's importance CSV)
+"""
+
+from citi import paths
+from citi.cli import run
+from citi.records import TASKS
+
+
+def main(config, model, folder=None):
+    from citi.analysis.figures import write_figures
+    from citi.analysis.importance import read_importance
+    from citi.io import atomic_path, write_json
+
+    shares = {}
+    for task in TASKS:
+        components, shares[task] = read_importance(paths.IMPORTANCE.format(model=model, task=task))
+    with atomic_path(folder or paths.IMPORTANCE_FIGURES.format(model=model)) as tmp:
+        tmp.mkdir()
+        summary = write_figures(model, components, shares, tmp)
+        write_json(tmp / "summary.json", summary)
+
+
+if __name__ == "__main__":
+    run(main, globals(), wildcards=("model",), outputs=("folder",))

@@ -1,0 +1,1 @@
+"""Analysis stage: component importance, component selection, figures, hidden representations."""

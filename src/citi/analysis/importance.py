@@ -1,0 +1,157 @@
+"""First-order Taylor importance of each component (CITI §1).
+
+For one example, ``T_c = Σ_t |⟨∂L/∂y_t, y_t⟩|`` over all its token positions,
+where ``y_t`` is the component's output and ``L`` the mean cross-entropy over
+the answer tokens. A batch runs one forward and one backward on the SUM of the
+per-example losses: examples never mix, so each example's gradients (and its
+per-position absolute values) are exactly those of a batch-1 run; padding
+positions are masked out. Model weights get no gradients, only activations.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .components import list_components
+from .encoding import encode
+
+
+def pad_batch(encoded: list[tuple[list[int], int]], pad_id: int, device) -> dict:
+    """Right-padded ids, attention mask, and the mask of positions that predict an answer token."""
+    width = max(len(ids) for ids, _ in encoded)
+    input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(encoded), width), dtype=torch.long)
+    predicts = torch.zeros((len(encoded), width), dtype=torch.bool)
+    for b, (ids, n_prompt) in enumerate(encoded):
+        input_ids[b, : len(ids)] = torch.tensor(ids)
+        attention[b, : len(ids)] = 1
+        predicts[b, n_prompt - 1 : len(ids) - 1] = True  # position t predicts token t+1
+    return {"input_ids": input_ids.to(device), "attention_mask": attention.to(device), "predicts": predicts.to(device)}
+
+
+class TaylorScorer:
+    """Hooks every component; ``score(batch)`` returns per-example scores [batch, components]."""
+
+    def __init__(self, model):
+        self.model = model
+        self.components = list_components(model)
+        modules = dict(model.named_modules())
+        for p in model.parameters():
+            p.requires_grad_(False)
+        self._scores = None
+        self._mask = None
+        self._handles = [modules[name].register_forward_hook(self._on_forward(i))
+                         for i, (_, _, name) in enumerate(self.components)]
+
+    def _on_forward(self, index: int):
+        def hook(module, inputs, output):
+            if output.requires_grad:  # a tensor hook sees ∂L/∂y for this very output
+                output.register_hook(lambda grad: self._accumulate(index, grad, output))
+        return hook
+
+    def _accumulate(self, index: int, grad, output) -> None:
+        per_position = torch.linalg.vecdot(grad, output).abs()  # [batch, positions]
+        self._scores[:, index] += (per_position.double() * self._mask).sum(dim=1)
+
+    def score(self, batch: dict) -> torch.Tensor:
+        model = self.model
+        ids, attention, predicts = batch["input_ids"], batch["attention_mask"], batch["predicts"]
+        self._scores = torch.zeros((ids.shape[0], len(self.components)), dtype=torch.float64, device=ids.device)
+        self._mask = attention.double()
+        # weights need no gradient; the embeddings output is the leaf the backward starts from
+        embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
+        hidden = model.get_decoder()(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
+        targets = torch.roll(ids, -1, dims=1)[predicts]
+        # logits only where a loss is taken: the full [batch, positions, vocab] tensor is the memory peak otherwise
+        logits = model.get_output_embeddings()(hidden[predicts]).float()
+        ce = F.cross_entropy(logits, targets, reduction="none")
+        example = torch.arange(ids.shape[0], device=ids.device)[:, None].expand_as(ids)[predicts]
+        counts = predicts.sum(dim=1)
+        per_example = torch.zeros(ids.shape[0], device=ids.device).index_add_(0, example, ce) / counts
+        per_example.sum().backward()
+        scores, self._scores, self._mask = self._scores, None, None
+        return scores
+
+    def close(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def score_records(model, tok, records: list[dict], batch_size: int, max_length: int, log=None) -> dict:
+    """Per-example scores [n, components] (records' order) and token counts, batched by length."""
+    encoded = [encode(tok, rec, max_length) for rec in records]
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    device = next(model.parameters()).device
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # less padding
+    scorer = TaylorScorer(model)
+    per_example = torch.zeros((len(encoded), len(scorer.components)), dtype=torch.float64)
+    try:
+        for start in range(0, len(order), batch_size):
+            chosen = order[start : start + batch_size]
+            batch = pad_batch([encoded[i] for i in chosen], pad_id, device)
+            per_example[chosen] = scorer.score(batch).cpu()
+            if log and (start // batch_size) % 20 == 0:
+                log.info("importance: %d/%d examples", start + len(chosen), len(order))
+    finally:
+        scorer.close()
+    lengths = torch.tensor([len(ids) for ids, _ in encoded])
+    answers = torch.tensor([len(ids) - n for ids, n in encoded])
+    return {"components": scorer.components, "per_example": per_example, "lengths": lengths, "answer_tokens": answers}
+
+
+def normalise(total: torch.Tensor, components, lengths, answer_tokens, how: str) -> torch.Tensor:
+    """``sum``: plain totals. ``official`` (the authors' code): layers 0..L-2 divided by the total
+    token count Σ(len-1), the last layer by the total number of answer tokens."""
+    if how == "sum":
+        return total.clone()
+    if how != "official":
+        raise ValueError(f"importance.normalisation: unknown {how!r}")
+    last = max(layer for layer, _, _ in components)
+    is_last = torch.tensor([layer == last for layer, _, _ in components])
+    tokens = float((lengths - 1).sum())
+    answers = float(answer_tokens.sum())
+    return torch.where(is_last, total / answers, total / tokens)
+
+
+def write_importance(csv_path, tensor_path, result: dict, how: str, meta: dict) -> torch.Tensor:
+    """The CSV (layer, module, score, normalised_score) and the tensor file; returns the scores."""
+    import csv
+
+    from ..io import atomic_path
+
+    comps = result["components"]
+    total = result["per_example"].sum(dim=0)
+    score = normalise(total, comps, result["lengths"], result["answer_tokens"], how)
+    share = score / score.sum()
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["layer", "module", "name", "score", "normalised_score"])
+        for (layer, module, name), s, n in zip(comps, score.tolist(), share.tolist()):
+            writer.writerow([layer, module, name, repr(s), repr(n)])
+    meta = {**meta, "method": "taylor", "normalisation": how, "n_examples": len(result["lengths"]),
+            "tokens": int(result["lengths"].sum()), "tokens_minus_one": int((result["lengths"] - 1).sum()),
+            "answer_tokens": int(result["answer_tokens"].sum())}
+    payload = {"components": [list(c) for c in comps], "score": score, "normalised_score": share,
+               "raw_sum": total, "per_example": result["per_example"].float(),
+               "lengths": result["lengths"], "answer_tokens": result["answer_tokens"], "meta": meta}
+    with atomic_path(tensor_path) as tmp:
+        torch.save(payload, tmp)
+    return score
+
+
+def read_importance(csv_path) -> tuple[list[tuple[int, str, str]], list[float]]:
+    """(components, normalised scores) from an importance CSV, checking its columns."""
+    import csv
+
+    from ..errors import RecordError
+
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    need = {"layer", "module", "name", "score", "normalised_score"}
+    if not rows or not need <= set(rows[0]):
+        raise RecordError(f"{csv_path}: not an importance table (need columns {', '.join(sorted(need))})")
+    try:
+        return ([(int(r["layer"]), r["module"], r["name"]) for r in rows], [float(r["normalised_score"]) for r in rows])
+    except ValueError as e:
+        raise RecordError(f"{csv_path}: bad number ({e})") from None

@@ -1,0 +1,72 @@
+"""Choose component sets from the importance scores (CITI §1).
+
+Each task's scores are divided by their sum; ``M_h`` is the tool score and
+``C_h`` the sum of the four general scores. Rankings are global over all layers.
+A set of fraction f has ``max(1, floor(f * n + 0.5))`` components (round half
+up: 0.2 x 224 = 44.8 -> 45, 0.1 x 224 = 22.4 -> 22). Ties are broken by
+component order (layer, then module), so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+
+from ..data.mixtures import GENERAL_TASKS
+from ..errors import ConfigError
+
+SELECTION = re.compile(r"^(?:citi|(top|bottom|random)(\d+(?:\.\d+)?))$")
+
+
+def set_size(fraction: float, n: int) -> int:
+    return min(n, max(1, math.floor(fraction * n + 0.5)))
+
+
+def top(scores: list[float], k: int) -> list[int]:
+    """Indices of the k highest scores; ties go to the earlier component."""
+    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+
+
+def bottom(scores: list[float], k: int) -> list[int]:
+    return sorted(range(len(scores)), key=lambda i: (scores[i], i))[:k]
+
+
+def tool_and_general(shares: dict[str, list[float]]) -> tuple[list[float], list[float]]:
+    """(M_h, C_h) from each task's scores (re-normalised here to sum 1)."""
+    norm = {}
+    for task, s in shares.items():
+        total = sum(s)
+        if not total > 0:
+            raise ValueError(f"task '{task}': importance scores sum to {total}; cannot normalise")
+        norm[task] = [x / total for x in s]
+    general = [sum(vals) for vals in zip(*(norm[t] for t in GENERAL_TASKS))]
+    return norm["tool"], general
+
+
+def select(selection: str, components, shares: dict[str, list[float]], config: dict, model: str) -> dict:
+    """The selection JSON for ``selection`` ("citi", "top20", "bottom10", "random20", ...)."""
+    m = SELECTION.match(selection)
+    if not m:
+        raise ConfigError(f"selection '{selection}': expected 'citi' or top|bottom|random<percent>, e.g. top20")
+    names = [c[2] for c in components]
+    n = len(names)
+    tool, general = tool_and_general(shares)
+    out = {"model": model, "selection": selection, "n_components": n}
+    if selection == "citi":
+        spec = config["selection"]
+        k_molora, k_unfrozen = set_size(spec["molora_fraction"], n), set_size(spec["unfrozen_fraction"], n)
+        # "ranking" names the MOLoRA set's ranking; the unfrozen set is ranked by C_h
+        return {**out, "ranking": "tool", "unfrozen_ranking": "general", "molora_fraction": spec["molora_fraction"],
+                "unfrozen_fraction": spec["unfrozen_fraction"],
+                "molora": [names[i] for i in top(tool, k_molora)],
+                "unfrozen": [names[i] for i in bottom(general, k_unfrozen)]}
+    kind, percent = m.group(1), float(m.group(2))
+    if not 0 < percent <= 100:
+        raise ConfigError(f"selection '{selection}': percent must be in (0, 100]")
+    k = set_size(percent / 100, n)
+    if kind == "random":
+        chosen, ranking = sorted(random.Random(config["seed"]).sample(range(n), k)), "random"
+    else:
+        chosen, ranking = (top if kind == "top" else bottom)(tool, k), "tool"
+    return {**out, "ranking": ranking, "fraction": percent / 100, "selected": [names[i] for i in chosen]}
