@@ -1,5 +1,67 @@
-# Training stage (filled in by its issue). Defines training_targets() for rule all.
+# Training: one job per (method, stage), each writing its own checkpoint folder that the next
+# stage loads; weight-replacement models (paper Table 1); router analysis of MOLoRA models.
+# training_targets() feeds rule all.
+
+include: "training_inputs.smk"
 
 
-def training_targets():
-    return []
+rule train_stage:
+    input:
+        unpack(stage_inputs),
+    output:
+        folder=directory(paths.STAGE_CHECKPOINT),
+    wildcard_constraints:
+        method=one_of(trained_methods()),
+    log:
+        paths.log("train_stage", "{model}/{tool_dataset}/{method}/stage{stage}"),
+    benchmark:
+        paths.benchmark("train_stage", "{model}/{tool_dataset}/{method}/stage{stage}")
+    threads: threads_for("train")
+    resources:
+        **resources_for("train"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/train_stage.py"
+
+
+rule replace_weights:
+    input:
+        unpack(replacement_inputs),
+    output:
+        # stage 1 of the method, so method_model() finds it like any trained method's model
+        folder=directory(paths.STAGE_CHECKPOINT.format(model="{model}", tool_dataset="{tool_dataset}",
+                                                       method="{method}", stage=1)),
+    wildcard_constraints:
+        method=one_of(replacement_methods()),
+    log:
+        paths.log("replace_weights", "{model}/{tool_dataset}/{method}"),
+    benchmark:
+        paths.benchmark("replace_weights", "{model}/{tool_dataset}/{method}")
+    threads: threads_for("models")
+    resources:
+        **resources_for("models"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/replace_weights.py"
+
+
+rule router_analysis:
+    input:
+        unpack(router_inputs),
+    output:
+        folder=directory(paths.ROUTER_ANALYSIS),
+    wildcard_constraints:
+        method=one_of(router_methods()),
+    log:
+        paths.log("router_analysis", "{model}/{tool_dataset}/{method}"),
+    benchmark:
+        paths.benchmark("router_analysis", "{model}/{tool_dataset}/{method}")
+    threads: threads_for("eval")
+    resources:
+        **resources_for("eval"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/router_analysis.py"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -54,6 +55,9 @@ def _log_to(path: str | None):
         logging.basicConfig(level=logging.INFO)
         yield
         return
+    rank = os.environ.get("LOCAL_RANK")
+    if rank not in (None, "0"):  # torchrun workers beside rank 0 (multi-GPU training) get their own log
+        path = f"{path}.rank{rank}"
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
         logging.basicConfig(level=logging.INFO, stream=f, force=True,

@@ -1,0 +1,62 @@
+# Inputs and targets of the training rules (rules/training.smk): which methods train,
+# which are weight replacements, which get a router analysis.
+
+from citi.training.methods import needed_selections, selection_name
+
+
+def trained_methods():
+    return [m for m, spec in config.get("methods", {}).items() if "replace_from" not in spec]
+
+
+def replacement_methods():
+    return [m for m, spec in config.get("methods", {}).items() if "replace_from" in spec]
+
+
+def router_methods():
+    """MOLoRA methods whose router has a null slot to analyse (not the w/o L_r ablation)."""
+    if "router_analysis" not in config:
+        return []
+    return [m for m in trained_methods()
+            if config["methods"][m].get("adapter") == "molora"
+            and {**config["molora"], **config["methods"][m].get("molora", {})}.get("null_slot", True)]
+
+
+def stage_inputs(wildcards):
+    spec = config["methods"][wildcards.method]
+    stage = int(wildcards.stage)
+    if stage > len(spec["stages"]):
+        raise ValueError(f"method '{wildcards.method}' has {len(spec['stages'])} stage(s); no stage {stage}")
+    start = paths.MODEL.format(model=wildcards.model) if stage == 1 else stage_checkpoint(wildcards.model, wildcards.method, stage - 1)
+    return {
+        "start": start,
+        "mixture": paths.MIXTURE.format(mixture=spec["mixture"]),
+        "selection": [paths.SELECTION.format(model=wildcards.model, selection=s)
+                      for s in needed_selections(wildcards.method, spec)],
+    }
+
+
+def replacement_inputs(wildcards):
+    spec = config["methods"][wildcards.method]
+    selection = selection_name(spec["components"], spec["fraction"], f"methods.{wildcards.method}")
+    return {
+        "base": paths.MODEL.format(model=wildcards.model),
+        "tuned": method_model(wildcards.model, spec["replace_from"]),
+        "selection": paths.SELECTION.format(model=wildcards.model, selection=selection),
+    }
+
+
+def router_inputs(wildcards):
+    spec = config["router_analysis"]
+    return {
+        "model": method_model(wildcards.model, wildcards.method),
+        "data": [paths.DATA.format(**ref) for ref in spec["tool"] + spec["general"]],
+    }
+
+
+def training_targets():
+    out = [method_model(model, method) for model in config["models"] for method in config.get("methods", {})]
+    out += [paths.ROUTER_ANALYSIS.format(model=model, tool_dataset=tool_dataset(), method=method)
+            for model in config["models"] for method in router_methods()]
+    if config.get("representation", {}).get("tuned") in config.get("methods", {}):
+        out += representation_targets()
+    return out

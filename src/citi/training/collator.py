@@ -1,0 +1,82 @@
+"""Records -> token ids with loss only on the last assistant turn, and a padding collator.
+
+A record is rendered with the tokenizer's chat template up to and including its
+target turn (``records.target_index``); turns after the target are dropped.
+Labels are -100 everywhere except on the target turn's tokens (its end-of-turn
+marker included, so the model learns to stop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import RecordError
+from ..records import target_index
+
+IGNORE = -100
+
+
+def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record") -> dict:
+    """input_ids, labels and task_type of one record, at most ``cutoff_len`` tokens."""
+    target = target_index(rec)
+    if target is None:
+        raise RecordError(f"{where} ({rec.get('id')}): no assistant turn to train on")
+    messages = rec["messages"][: target + 1]
+    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    if not full.startswith(prompt):
+        raise RecordError(f"{where} ({rec['id']}): the chat template renders the prompt differently with and "
+                          f"without the answer, so the answer cannot be located; set models.<name>.chat_template")
+    # Tokenise the two parts apart: the boundary is then exact whatever the tokenizer merges.
+    source = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    source, answer = truncate(source, answer, cutoff_len)
+    return {"input_ids": source + answer, "labels": [IGNORE] * len(source) + answer,
+            "task_type": int(rec["task_type"])}
+
+
+def truncate(source: list[int], answer: list[int], cutoff_len: int) -> tuple[list[int], list[int]]:
+    """Cut an over-long sample as LLaMA-Factory does: the answer keeps at least half the budget
+    (or all it needs), the prompt gets the rest; each keeps its beginning."""
+    if len(source) + len(answer) <= cutoff_len:
+        return source, answer
+    if len(answer) <= cutoff_len // 2:
+        keep_answer = len(answer)
+    elif len(source) <= cutoff_len // 2:
+        keep_answer = cutoff_len - len(source)
+    else:
+        keep_answer = cutoff_len // 2
+    keep_answer = min(keep_answer, cutoff_len)
+    return source[: cutoff_len - keep_answer], answer[:keep_answer]
+
+
+def encode_records(records: list[dict], tokenizer, cutoff_len: int, where: str = "records") -> list[dict]:
+    return [encode_record(r, tokenizer, cutoff_len, f"{where}:{i + 1}") for i, r in enumerate(records)]
+
+
+def pad_id(tokenizer) -> int:
+    """The tokenizer's pad id, else its eos id (padding is masked out of attention and loss anyway)."""
+    pid = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pid is None:
+        raise RecordError("tokenizer has neither a pad nor an eos token; cannot pad batches")
+    return pid
+
+
+@dataclass
+class Collator:
+    """Right-pads a list of encoded samples into tensors (input_ids, attention_mask, labels, task_type)."""
+
+    pad_token_id: int
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        width = max(len(f["input_ids"]) for f in features)
+        ids, mask, labels = [], [], []
+        for f in features:
+            gap = width - len(f["input_ids"])
+            ids.append(list(f["input_ids"]) + [self.pad_token_id] * gap)
+            mask.append([1] * len(f["input_ids"]) + [0] * gap)
+            labels.append(list(f["labels"]) + [IGNORE] * gap)
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
+                "labels": torch.tensor(labels), "task_type": torch.tensor([int(f["task_type"]) for f in features])}

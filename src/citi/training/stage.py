@@ -1,0 +1,116 @@
+"""Run one training stage end to end: load, wrap, freeze, train, save, clean up.
+
+The stage folder (``paths.STAGE_CHECKPOINT``) is the declared output; the
+Trainer's intermediate checkpoints live beside it in ``<folder>.partial/``
+(``paths.stage_work_dir``), which Snakemake does not delete when a job fails,
+so a rerun resumes there. It is removed once the stage folder is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import torch
+
+from .. import paths
+from ..config import config_hash
+from ..data.mixtures import read_records
+from ..io import read_json, sha256_file
+from ..models import DTYPES, load, read_provenance
+from .collator import encode_records
+from .groups import adapter_parameter_ids, set_trainable
+from .methods import method_stage, molora_settings, needed_selections, prepare_model, stage_input, stage_selection
+
+log = logging.getLogger("citi.training")
+
+
+def selection_files(config: dict, model: str, method: str) -> dict[str, str]:
+    spec = config["methods"][method]
+    return {name: paths.SELECTION.format(model=model, selection=name) for name in needed_selections(method, spec)}
+
+
+def half_precision_on_gpu(config: dict, gpus: int) -> bool:
+    return torch.cuda.is_available() and gpus > 0 and config["training"]["precision"] != "fp32"
+
+
+def run_stage(config: dict, model: str, method: str, stage: int, folder: str | Path, gpus: int = 0) -> dict | None:
+    """Train ``method``'s 1-based ``stage`` for ``model`` into ``folder``; return its provenance (main process)."""
+    from transformers import set_seed
+
+    spec, stage_spec = method_stage(config, method, stage)
+    folder = Path(folder)
+    sel_files = selection_files(config, model, method)
+    selection = stage_selection(method, spec, {n: read_json(p) for n, p in sel_files.items()})
+    save_dtype = config["models"][model].get("dtype", "float32")
+    half = half_precision_on_gpu(config, gpus)
+    # CPU trains in fp32; GPU loads the stored dtype and trains the trainable weights in fp32 under autocast
+    load_dtype = save_dtype if half else "float32"
+
+    set_seed(config["training"]["seed"])  # adapter initialisation is part of the seeded run
+    source = stage_input(config, model, method, stage)
+    net, tokenizer = load(source, dtype=load_dtype)
+    net.train()
+    net = prepare_model(net, config, method, stage, selection)
+    n_trainable = set_trainable(net, stage_spec["trainable"], selection)
+    if half and not config["training"].get("deepspeed"):
+        for p in net.parameters():
+            if p.requires_grad:
+                p.data = p.data.float()
+
+    mixture = paths.MIXTURE.format(mixture=spec["mixture"])
+    samples = encode_records(read_records(mixture), tokenizer, config["training"]["cutoff_len"], where=mixture)
+    routing_beta = molora_settings(config, spec)["beta"] if stage_spec.get("routing_loss") else None
+    work_dir = paths.stage_work_dir(folder)
+    log.info("%s stage %d (%s): %d samples, %d trainable parameters, groups %s", method, stage, stage_spec["name"],
+             len(samples), n_trainable, stage_spec["trainable"])
+
+    from .trainer import train_stage_model
+
+    stats = train_stage_model(net, tokenizer, samples, config, stage_spec, work_dir, gpus, routing_beta)
+    if not stats["is_main"]:
+        return None
+    provenance = {
+        "name": f"{model}/{method}/stage{stage}",
+        "method": method, "stage": stage, "stage_name": stage_spec["name"], "stages": len(spec["stages"]),
+        "base_model": {"name": model, "folder": paths.MODEL.format(model=model),
+                       "provenance": _base_provenance(paths.MODEL.format(model=model))},
+        "started_from": source,
+        "mixture": {"name": spec["mixture"], "file": mixture, "sha256": sha256_file(mixture), "samples": len(samples)},
+        "selection": {n: {"file": p, "sha256": sha256_file(p)} for n, p in sel_files.items()},
+        "config_hash": config_hash(config, ("models", "datasets", "tasks", "mixtures", "importance", "selection",
+                                            "molora", "lora", "training", "methods", "seed")),
+        "stage_config": stage_spec,
+        "trainable_groups": stage_spec["trainable"],
+        "trainable_parameters": n_trainable,
+        "tokens_seen": stats["tokens_seen"],
+        "optimizer_steps": stats["steps"],
+        "train_seconds": round(stats["seconds"], 1),
+        "resumed_from": stats["resumed_from"],
+        "final_loss": stats["rows"][-1]["loss"] if stats["rows"] else None,
+        "dtype": save_dtype,
+        "trust_remote_code": False,
+    }
+    restore_dtype(net, DTYPES[save_dtype])
+    from .checkpoint import save_trained
+
+    save_trained(net, tokenizer, folder, provenance, stats["rows"], f"{method} stage {stage} ({stage_spec['name']})")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return provenance
+
+
+def restore_dtype(model, dtype) -> None:
+    """Base weights back to the stored dtype (they may have trained in fp32); adapter weights keep
+    their own (MOLoRA and LoRA hold float32 masters whatever the base dtype)."""
+    adapters = adapter_parameter_ids(model)
+    for p in model.parameters():
+        if id(p) not in adapters and p.is_floating_point() and p.dtype != dtype:
+            p.data = p.data.to(dtype)
+
+
+def _base_provenance(folder: str) -> dict | None:
+    try:
+        return read_provenance(folder)
+    except FileNotFoundError:
+        return None

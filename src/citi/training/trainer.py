@@ -1,0 +1,180 @@
+"""The Trainer every stage uses: CE on the target turn (+ β·routing loss), resumable, logged.
+
+``train_stage_model`` runs one stage on a prepared model: seeded data order,
+cosine (or configured) schedule with warm-up, gradient accumulation, optional
+gradient checkpointing, bf16/fp16 on GPU and fp32 on CPU. Intermediate Trainer
+checkpoints go to ``work_dir`` every ``training.save_steps`` optimiser steps, and
+a rerun resumes from the newest one (weights, optimiser, scheduler, RNG and data
+position), so a killed job loses at most ``save_steps`` steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..io import atomic_path
+from .collator import Collator, pad_id
+
+log = logging.getLogger("citi.training")
+KILL_ENV = "CITI_KILL_AFTER_STEP"  # tests only: SIGKILL this process after the checkpoint at that step
+
+
+class CitiTrainer(Trainer):
+    """Adds ``beta`` × the MOLoRA routing loss, and logs it with the token count."""
+
+    def __init__(self, *args, routing_beta: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.routing_beta = routing_beta  # None: no routing loss in this stage
+        # Each micro-batch's loss is its own token mean, divided by the accumulation steps by the
+        # Trainer; so the routing loss added per micro-batch is scaled the same way.
+        self.model_accepts_loss_kwargs = False
+        self._sums = {"routing_loss": 0.0, "ce_loss": 0.0, "micro": 0, "tokens": 0}
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        task_type = inputs.pop("task_type")
+        outputs = model(**inputs)
+        loss = outputs.loss
+        self._sums["ce_loss"] += loss.detach().float().item()
+        self._sums["micro"] += 1
+        self._sums["tokens"] += int(inputs["attention_mask"].sum())
+        if self.routing_beta is not None and model.training:
+            from ..methods.molora import routing_loss
+
+            r = routing_loss(self.accelerator.unwrap_model(model), task_type, inputs["attention_mask"])
+            loss = loss + self.routing_beta * r
+            self._sums["routing_loss"] += float(r.detach())
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        if "loss" in logs and self._sums["micro"]:
+            n = self._sums["micro"]
+            sums = torch.tensor([self._sums["ce_loss"] / n, self._sums["routing_loss"] / n,
+                                 float(self._sums["tokens"])], device=self.args.device, dtype=torch.float64)
+            if self.accelerator.num_processes > 1:
+                sums = self.accelerator.reduce(sums, reduction="sum")
+                sums[:2] /= self.accelerator.num_processes
+            logs["ce_loss"], logs["tokens"] = float(sums[0]), int(sums[2])
+            if self.routing_beta is not None:
+                logs["routing_loss"] = float(sums[1])
+            self._sums = {"routing_loss": 0.0, "ce_loss": 0.0, "micro": 0, "tokens": 0}
+        super().log(logs, start_time)
+
+
+class KillAfterStep(TrainerCallback):
+    """Simulates a crashed job (SIGKILL, no clean-up) right after a checkpoint is written."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def training_arguments(config: dict, stage: dict, work_dir: Path, gpus: int) -> TrainingArguments:
+    tr = config["training"]
+    on_gpu = torch.cuda.is_available() and gpus > 0
+    precision = tr["precision"] if on_gpu else "fp32"  # CPUs train in fp32 whatever the config says
+    extra = {}
+    if tr.get("deepspeed") and gpus > 1:
+        from .launch import deepspeed_config
+
+        ds = deepspeed_config(tr["deepspeed"], precision)
+        if ds is not None:
+            extra["deepspeed"] = ds
+    return TrainingArguments(
+        output_dir=str(work_dir),
+        per_device_train_batch_size=stage.get("per_device_batch", tr["per_device_batch"]),
+        gradient_accumulation_steps=stage.get("grad_accum", tr["grad_accum"]),
+        learning_rate=stage["lr"],
+        num_train_epochs=stage["epochs"],
+        lr_scheduler_type=tr["scheduler"],
+        warmup_steps=tr["warmup_ratio"],  # below 1: a fraction of the steps (transformers 5)
+        weight_decay=0.0,
+        max_grad_norm=tr["max_grad_norm"],
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        use_cpu=not on_gpu,
+        activation_checkpointing=tr["gradient_checkpointing"],
+        activation_checkpointing_kwargs={"use_reentrant": False} if tr["gradient_checkpointing"] else None,
+        seed=tr["seed"],
+        data_seed=tr["seed"],
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=tr["save_steps"],
+        save_total_limit=1,
+        report_to="none",
+        remove_unused_columns=False,  # task_type reaches compute_loss
+        dataloader_num_workers=0,
+        ddp_find_unused_parameters=False,
+        disable_tqdm=True,
+        **extra,
+    )
+
+
+def tr_checkpointing(config: dict) -> bool:
+    return bool(config["training"]["gradient_checkpointing"])
+
+
+def train_stage_model(model, tokenizer, samples: list[dict], config: dict, stage: dict, work_dir: str | Path,
+                      gpus: int = 0, routing_beta: float | None = None) -> dict:
+    """Train ``model`` in place on encoded ``samples``; return the log rows and run statistics."""
+    work_dir = Path(work_dir)
+    args = training_arguments(config, stage, work_dir, gpus)
+    if tr_checkpointing(config):
+        model.config.use_cache = False
+    trainer = CitiTrainer(model=model, args=args, train_dataset=samples, data_collator=Collator(pad_id(tokenizer)),
+                          routing_beta=routing_beta)
+    if os.environ.get(KILL_ENV):
+        trainer.add_callback(KillAfterStep(int(os.environ[KILL_ENV])))
+    resume = get_last_checkpoint(str(work_dir)) if work_dir.is_dir() else None
+    if resume:
+        log.info("resuming from %s", resume)
+    start = time.time()
+    trainer.train(resume_from_checkpoint=resume)
+    rows = [{"step": h["step"], "epoch": h.get("epoch"), "loss": h["loss"], "ce_loss": h.get("ce_loss"),
+             "routing_loss": h.get("routing_loss"), "lr": h.get("learning_rate"), "tokens": h.get("tokens", 0)}
+            for h in trainer.state.log_history if "loss" in h]
+    return {"rows": rows, "seconds": time.time() - start, "resumed_from": resume,
+            "tokens_seen": sum(r["tokens"] or 0 for r in rows), "steps": trainer.state.global_step,
+            "is_main": trainer.is_world_process_zero()}
+
+
+def write_log(rows: list[dict], csv_path: Path, png_path: Path, title: str) -> None:
+    """The training log as CSV and its loss curve (total, CE and routing loss) as PNG."""
+    fields = ["step", "epoch", "loss", "ce_loss", "routing_loss", "lr", "tokens"]
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["loss"] for r in rows], label="loss")
+    if any(r["routing_loss"] is not None for r in rows):
+        ax.plot(steps, [r["ce_loss"] for r in rows], label="CE", alpha=0.7)
+        ax2 = ax.twinx()
+        ax2.plot(steps, [r["routing_loss"] for r in rows], color="tab:red", label="routing (right)")
+        ax2.set_ylabel("routing loss")
+        ax2.legend(loc="upper center")
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
