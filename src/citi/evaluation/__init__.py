@@ -1,0 +1,1 @@
+"""Benchmark scoring. Each scorer registers itself (``registry.register``) in its own module."""

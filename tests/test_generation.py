@@ -1,0 +1,135 @@
+"""The shared generation engine: batched output equals a one-prompt greedy loop; runs resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from citi.generation import Engine, GenerationSettings, render_prompt, run_predictions
+from citi.models import load
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    """The tiny model with larger random weights, so greedy outputs vary by prompt and position."""
+    model, tok = load(tiny_model_dir)
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a 64-wide model gains nothing from threads on a shared CPU
+    yield Engine(model, tok)
+    torch.set_num_threads(threads)
+
+
+def prompts(engine, n):
+    return [render_prompt(engine.tokenizer, [{"role": "user", "content": "hello " * (3 * k % 7) + str(k)}])
+            for k in range(n)]
+
+
+def reference(engine, prompt, max_new_tokens, eos_ids):
+    """One prompt, no padding, plain model.generate greedy: the ground truth."""
+    ids = torch.tensor([engine.encode(prompt)])
+    out = engine.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+                                do_sample=False, eos_token_id=sorted(eos_ids), pad_token_id=engine.pad_id)
+    new = out[0, ids.shape[1]:].tolist()
+    cut = next((i for i, t in enumerate(new) if t in eos_ids), len(new))
+    return new[:cut]
+
+
+def test_batched_left_padded_output_equals_one_prompt_greedy_loop(engine):
+    texts = prompts(engine, 9)
+    assert len({len(engine.encode(p)) for p in texts}) > 3  # unequal lengths: real left padding
+    settings = GenerationSettings(max_new_tokens=16, batch_size=4)
+    outs = engine.generate(texts, settings)
+    for prompt, out in zip(texts, outs):
+        assert out.token_ids == reference(engine, prompt, 16, engine.eos_ids)
+        assert out.text == engine.tokenizer.decode(out.token_ids, skip_special_tokens=True)
+        assert out.new_tokens == len(out.token_ids) and out.prompt_tokens == len(engine.encode(prompt))
+    assert len({o.text for o in outs}) > 3  # the check is not vacuous
+
+
+def test_stop_strings_and_eos_cut_each_row_where_the_reference_would(engine):
+    texts = prompts(engine, 9)
+    free = engine.generate(texts, GenerationSettings(max_new_tokens=16, batch_size=4))
+    # a stop string that some outputs contain and others do not
+    candidates = [o.text[i:i + 2] for o in free for i in range(len(o.text) - 1)]
+    stop = next(c for c in candidates if "\ufffd" not in c and 0 < sum(c in o.text for o in free) < len(free))
+
+    def finishes(eos):  # what the reference loop gives, from the free-running (no eos) outputs
+        kinds = set()
+        for o in free:
+            ids = o.token_ids[:next((i for i, t in enumerate(o.token_ids) if t == eos), len(o.token_ids))]
+            text = engine.tokenizer.decode(ids, skip_special_tokens=True)
+            kinds.add("stop" if stop in text else "eos" if len(ids) < 16 else "length")
+        return kinds
+
+    # pretend a token that ends some rows early ends a turn, so eos, stop (and length) all occur
+    eos_token = next(t for o in free for t in o.token_ids if finishes(t) >= {"stop", "eos"})
+    engine.eos_ids, saved = {eos_token}, engine.eos_ids
+    try:
+        outs = engine.generate(texts, GenerationSettings(max_new_tokens=16, batch_size=3, stop=(stop,)))
+        for prompt, out in zip(texts, outs):
+            ref = reference(engine, prompt, 16, {eos_token})
+            text = engine.tokenizer.decode(ref, skip_special_tokens=True)
+            expected = text[:text.find(stop)] if stop in text else text
+            assert out.text == expected
+            assert out.token_ids == ref[:out.new_tokens]
+            assert out.finish == ("stop" if stop in text else "eos" if len(ref) < 16 else "length")
+        assert {o.finish for o in outs} >= {"stop", "eos"}
+    finally:
+        engine.eos_ids = saved
+
+
+class Crash(Exception):
+    pass
+
+
+def records(n):
+    return [{"id": f"r{k}", "source": "t", "task": "tool", "task_type": 1,
+             "messages": [{"role": "user", "content": "say " * (k % 5) + str(k)},
+                          {"role": "assistant", "content": "gold"}]} for k in range(n)]
+
+
+def test_a_killed_run_resumes_to_the_same_predictions(engine, tmp_path, monkeypatch):
+    recs, settings = records(10), GenerationSettings(max_new_tokens=12, batch_size=3)
+    whole = tmp_path / "whole.jsonl"
+    run_predictions(engine, recs, whole, settings, progress=False)
+
+    out, calls = tmp_path / "resumed.jsonl", []
+    real = engine.generate_ids
+
+    def dying(batch, s):
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise Crash
+        return real(batch, s)
+
+    monkeypatch.setattr(engine, "generate_ids", dying)
+    with pytest.raises(Crash):
+        run_predictions(engine, recs, out, settings, progress=False)
+    monkeypatch.setattr(engine, "generate_ids", real)
+    partial = tmp_path / "resumed.jsonl.partial"
+    assert not out.exists() and len(partial.read_text().splitlines()) == 1 + 6  # header + 2 batches
+    with open(partial, "a") as f:
+        f.write('{"id": "r9", "predic')  # killed mid-write
+    resumed_batches = []
+    monkeypatch.setattr(engine, "generate_ids", lambda b, s: resumed_batches.append(len(b)) or real(b, s))
+    run_predictions(engine, recs, out, settings, progress=False)
+    assert resumed_batches == [3, 1]  # only the batches not finished before the kill
+    assert out.read_bytes() == whole.read_bytes() and not partial.exists()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [r["id"] for r in recs]
+    assert all({"prediction", "prompt_tokens", "new_tokens"} <= set(r) for r in rows)
+
+
+def test_a_partial_file_from_other_settings_is_not_reused(engine, tmp_path):
+    recs = records(4)
+    out = tmp_path / "p.jsonl"
+    (tmp_path / "p.jsonl.partial").write_text(json.dumps({"_partial": {"other": 1}}) + "\n"
+                                              + json.dumps({"id": "r0", "prediction": "stale"}) + "\n")
+    rows = run_predictions(engine, recs, out, GenerationSettings(max_new_tokens=4, batch_size=2), progress=False)
+    assert rows[0]["prediction"] != "stale"
