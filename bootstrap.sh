@@ -3,9 +3,12 @@
 #   ./bootstrap.sh run  [snakemake args]  creates .venv and runs the pipeline on the embedded default
 #   ./bootstrap.sh test [pytest args]     creates .venv and runs the test suite
 # The environment is rebuilt only when requirements/cpu.txt or pyproject.toml change.
+# OpenCompass (general benchmarks) gets its own .venv-opencompass, rebuilt when
+# requirements/opencompass.txt changes: it needs transformers<5 and numpy<2.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${CITI_VENV:-.venv}
+OC_VENV=${CITI_OC_VENV:-.venv-opencompass}
 PYTHON=${PYTHON:-python3}
 
 # pip's notes about this machine's local mirrors are noise; keep real errors.
@@ -25,16 +28,29 @@ setup_env() {
   echo "$want" > "$stamp"
 }
 
+setup_opencompass_env() {
+  local want stamp="$OC_VENV/.citi-stamp"
+  want=$(sha256sum < requirements/opencompass.txt | cut -c1-16)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
+  echo "[bootstrap] creating $OC_VENV (pinned OpenCompass environment)" >&2
+  rm -rf "$OC_VENV"
+  "$PYTHON" -m venv "$OC_VENV"
+  VENV=$OC_VENV pip_quiet -r requirements/opencompass.txt
+  echo "$want" > "$stamp"
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   run)
     setup_env
-    export PATH="$PWD/$VENV/bin:$PATH"
+    setup_opencompass_env
+    export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python"
     exec snakemake --cores "${CORES:-2}" "${@:-all}"
     ;;
   test)
     setup_env
-    export PATH="$PWD/$VENV/bin:$PATH"
+    setup_opencompass_env
+    export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python"
     set +e
     python -m pytest "$@"
     rc=$?
