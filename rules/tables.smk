@@ -1,5 +1,48 @@
-# Tables stage (filled in by its issue). Defines table_targets() for rule all.
+# Tables stage: the paper's tables from metrics files, the trade-off plot. Defines table_targets() for rule all.
+# Each table is its own target: `snakemake results/tables/main.csv` builds just that one.
+
+from citi.tables import spec as table_spec
 
 
-def table_targets():
-    return []
+# main table + plot, and ablations/analysis when their methods are configured (see citi.tables.spec.targets)
+table_targets = lambda: table_spec.targets(config)  # noqa: E731 (a def here trips snakemake --lint)
+
+
+rule make_table:
+    input:
+        lambda wildcards: table_spec.required_inputs(config, wildcards.table),
+    output:
+        csv=report(paths.TABLE, caption="../report/table.rst", category="Tables", subcategory="{table}"),
+        markdown=paths.TABLE_MARKDOWN,
+        sources=paths.TABLE_SOURCES,
+    wildcard_constraints:
+        table="main|ablations|analysis",
+    log:
+        paths.log("make_table", "{table}"),
+    benchmark:
+        paths.benchmark("make_table", "{table}")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/make_table.py"
+
+
+rule plot_tradeoff:
+    input:
+        sources=paths.TABLE_SOURCES.format(table="main"),
+    output:
+        png=report(paths.TRADEOFF_PLOT, caption="../report/tradeoff.rst", category="Figures"),
+    log:
+        paths.log("plot_tradeoff"),
+    benchmark:
+        paths.benchmark("plot_tradeoff")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/plot_tradeoff.py"

@@ -1,0 +1,42 @@
+"""The paper's numbers (Tables 1-6), for side-by-side comparison with ours.
+
+A paper number is shown only where our setting matches the paper's: the backbone
+(``tables.paper.backbones``), the tool training data (``tables.paper.tool_dataset``)
+and the benchmark (a column's ``paper`` key). The embedded default matches none.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+DATA = Path(__file__).with_name("paper_results.yaml")
+BACKBONES = ("llama-3-8b-instruct", "phi-3-mini", "mistral-7b-instruct-v0.2")
+COLUMNS = ("C", "R", "P", "O", "GSM", "HE", "TQA", "MT")
+# main and ablation tables per tool training dataset (Tables 3/5 API-Bank, 4/6 ToolAlpaca)
+BY_TOOL_DATASET = {"api_bank": {"main": "table3", "ablations": "table5", "analysis": "table2"},
+                   "toolalpaca": {"main": "table4", "ablations": "table6"}}
+# Table 1 (weight replacement) holds the API-Bank FT model's components; rows keep the paper's labels
+REPLACEMENT_TABLE = "table1"
+REPLACEMENT_LABELS = ("T-20", "T-50", "D-20", "D-50")
+
+
+@lru_cache(maxsize=1)
+def paper_tables() -> dict:
+    return yaml.safe_load(DATA.read_text())
+
+
+def paper_number(table: str, backbone: str, row: str, column: str) -> float | None:
+    """The paper's value in ``table`` (e.g. 'table3') for a backbone, row and column key; None if absent."""
+    return paper_tables().get(table, {}).get(backbone, {}).get(row, {}).get(column)
+
+
+def paper_table_for(tool_dataset: str | None, table: str, row: str) -> str | None:
+    """Which paper table holds ``row`` of our ``table`` (main/ablations/analysis) for the tool data."""
+    if tool_dataset is None:
+        return None
+    if table == "analysis" and (row in REPLACEMENT_LABELS or row == "vanilla"):
+        return REPLACEMENT_TABLE if tool_dataset == "api_bank" else None
+    return BY_TOOL_DATASET.get(tool_dataset, {}).get(table)

@@ -1,0 +1,142 @@
+"""Which rows and columns each table has, from the config.
+
+Columns (``tables.columns``) map a shown name to one (benchmark, metric) of the metrics
+files, so the embedded default can fill the paper's layout with its own benchmarks under
+honest names. Rows are (backbone, method) pairs: the paper's methods that the config
+defines, in the paper's order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import paths
+from ..errors import ConfigError
+from .paper import BY_TOOL_DATASET, REPLACEMENT_LABELS
+
+TABLES = ("main", "ablations", "analysis")
+LABELS = {"base": "base", "ft": "FT", "lora": "LoRA", "citi": "CITI",
+          "ft_dm": "FT+DM", "lora_dm": "LoRA+DM", "uco_only": "UCO only", "rp_mi": "RP+MI",
+          "wo_molora": "w/o MOLoRA", "wo_lr": "w/o L_r", "wo_rp": "w/o RP",
+          "top20_lora": "LoRA top", "bottom20_lora": "LoRA bottom", "random20_lora": "LoRA random",
+          "top20_full": "Full top", "bottom20_full": "Full bottom", "random20_full": "Full random"}
+ABLATIONS = ("ft_dm", "lora_dm", "uco_only", "rp_mi", "wo_molora", "wo_lr", "wo_rp")  # Tables 5-6
+PARTIAL_TUNING = ("top20_lora", "bottom20_lora", "random20_lora", "top20_full", "bottom20_full", "random20_full")  # Table 2
+REPLACEMENT = dict(zip(("replace_top20", "replace_top50", "replace_bottom20", "replace_bottom50"), REPLACEMENT_LABELS))  # Table 1
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    benchmark: str | tuple[str, ...]  # several: pooled, weighted by n (CITI pools API-Bank levels)
+    metric: str
+    kind: str  # tool | general
+    paper: str | None = None  # the paper's column key where the benchmark is the paper's
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    method: str  # the name its metrics are stored under (results/eval/<model>/<method>/...)
+    label: str
+    paper_row: str  # key in the paper's table: our method name, or a Table 1 label
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}/{self.method}"
+
+
+def columns(config: dict) -> list[Column]:
+    cols = [Column(**{**c, "benchmark": c["benchmark"] if isinstance(c["benchmark"], str) else tuple(c["benchmark"])})
+            for c in config.get("tables", {}).get("columns", [])]
+    names = [c.name for c in cols]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"config key 'tables.columns': duplicate column name(s) {', '.join(dup)}")
+    return cols
+
+
+def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
+    """(method, label, paper row) in the paper's order, for the methods the config defines."""
+    defined = config.get("methods", {})
+    if table == "main":
+        wanted = [m for m in config.get("tables", {}).get("main_methods", ["ft", "lora", "citi"]) if m in defined]
+        return [("base", "base", "base")] + [(m, LABELS.get(m, m), m) for m in wanted]
+    if table == "ablations":
+        return [(m, LABELS[m], m) for m in ABLATIONS if m in defined]
+    if table == "analysis":
+        rows = [(m, label, label) for m, label in REPLACEMENT.items() if m in defined]
+        if rows:  # Table 1 compares with the untouched model ("vanilla")
+            rows.append(("base", "vanilla (base)", "vanilla"))
+        return rows + [(m, LABELS[m], m) for m in PARTIAL_TUNING if m in defined]
+    raise ConfigError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
+
+
+def rows(config: dict, table: str) -> list[Row]:
+    return [Row(model, method, label, paper_row)
+            for model in config["models"] for method, label, paper_row in _methods(config, table)]
+
+
+def has_rows(config: dict, table: str) -> bool:
+    return bool(_methods(config, table)) and (table == "main" or any(m != "base" for m, _, _ in _methods(config, table)))
+
+
+def benchmarks(column: Column) -> tuple[str, ...]:
+    return (column.benchmark,) if isinstance(column.benchmark, str) else column.benchmark
+
+
+def metrics_paths(row: Row, column: Column) -> list[str]:
+    return [paths.METRICS.format(model=row.model, method=row.method, benchmark=b) for b in benchmarks(column)]
+
+
+def required_inputs(config: dict, table: str) -> list[str]:
+    """The metrics files a table cannot be built without (optional columns excluded)."""
+    return sorted({p for r in rows(config, table) for c in columns(config) if not c.optional
+                   for p in metrics_paths(r, c)})
+
+
+def evaluated_benchmarks(config: dict) -> set[str]:
+    """Benchmarks an evaluation rule writes metrics for: evaluation.benchmarks and evaluation.general.benchmarks."""
+    ev = config.get("evaluation", {})
+    return set(ev.get("benchmarks", {})) | set(ev.get("general", {}).get("benchmarks", {}))
+
+
+def unproduced(config: dict, produced: set[str]) -> list[str]:
+    """Column benchmarks (non-optional) that no configured evaluation produces."""
+    return sorted({b for c in columns(config) if not c.optional for b in benchmarks(c)} - set(produced))
+
+
+def paper_setting(config: dict) -> dict:
+    """``tables.paper`` checked against the config: the tool data it claims must be the one trained on."""
+    spec = config.get("tables", {}).get("paper", {})
+    tool = spec.get("tool_dataset")
+    if tool is not None:
+        if tool not in BY_TOOL_DATASET:
+            raise ConfigError(f"config key 'tables.paper.tool_dataset': {tool!r} is not one of {', '.join(BY_TOOL_DATASET)}")
+        dataset = config["tasks"]["tool"]["dataset"]
+        adapter = config["datasets"][dataset]["adapter"]
+        if adapter != tool or config["datasets"][dataset]["source"].startswith("generated:"):
+            raise ConfigError(f"config key 'tables.paper.tool_dataset': says {tool!r} but the tool training data "
+                              f"'{dataset}' is {'generated' if adapter == tool else adapter!r} data; "
+                              f"set it to null to show no paper numbers")
+    return {"tool_dataset": tool, "backbones": spec.get("backbones", {})}
+
+
+def targets(config: dict) -> list[str]:
+    """What `all` builds: the main table and trade-off plot, plus ablations/analysis when their methods exist.
+
+    While a column's benchmark has no evaluation configured, the tables stay out of `all` (with a
+    warning): the DAG still resolves, and `snakemake results/tables/main.csv` names the missing file.
+    """
+    if not columns(config):
+        return []
+    missing = unproduced(config, evaluated_benchmarks(config))
+    if missing:
+        import sys
+
+        print(f"warning: tables left out of 'all': no evaluation configured for benchmark(s) "
+              f"{', '.join(missing)} (tables.columns)", file=sys.stderr)
+        return []
+    extra = [paths.TABLE.format(table=t) for t in ("ablations", "analysis") if has_rows(config, t)]
+    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, *extra]

@@ -1,0 +1,239 @@
+"""Tables: rows and columns per config, every number traced to a metrics file, paper numbers, plot, report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citi.config import load_config
+from citi.errors import ConfigError, RecordError, SourceError
+from citi.io import read_json, write_json
+from citi.tables import build, paper, render, spec
+from citi.tables.plot import plot, points
+
+REPO = Path(__file__).resolve().parents[1]
+METRIC_NAMES = ("call_correctness_official", "call_correctness_corrected", "rouge_l", "accuracy", "pass@1",
+                "mt_bench", "P", "R", "O")
+
+
+def fake_metrics(config: dict, root: Path, tables=("main",), seed: int = 0) -> None:
+    """Hand-made metrics.json files (the evaluators' format) for every input the tables need."""
+    rng = random.Random(seed)
+    for table in tables:
+        for rel in spec.required_inputs(config, table):
+            if (root / rel).exists():
+                continue
+            write_json(root / rel, {"benchmark": rel.split("/")[-2], "model": rel.split("/")[2],
+                                    "method": rel.split("/")[3], "scorer": "hand-made",
+                                    "metrics": {m: round(rng.uniform(0, 100), 4) for m in METRIC_NAMES},
+                                    "n": rng.randint(3, 9), "cap": None, "item_ids": [], "config_hash": "hand"})
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def test_config():
+    return load_config(REPO / "config/test.yaml")
+
+
+def test_main_table_rows_columns_and_every_number_traced(test_config, tmp_path):
+    fake_metrics(test_config, tmp_path)
+    table = build.build(test_config, "main", tmp_path)
+    out = tmp_path / "results/tables"
+    render.write(table, out / "main.csv", out / "main.md", out / "main.sources.json")
+    rows = read_csv(out / "main.csv")
+    model = next(iter(test_config["models"]))
+    assert [(r["model"], r["method"]) for r in rows] == [(model, m) for m in ("base", "ft", "lora", "citi")]
+    names = [c["name"] for c in test_config["tables"]["columns"]]
+    assert list(rows[0])[:4] == ["model", "method", "label", "config_hash"]
+    assert [h for h in rows[0] if h in names] == names
+    assert not any(h.endswith(" paper") for h in rows[0])  # no paper setting in the test config
+    sources = read_json(out / "main.sources.json")
+    for row, src in zip(rows, sources["rows"]):
+        assert row["config_hash"] == "hand"
+        for col in spec.columns(test_config):
+            cell = src["cells"][col.name]
+            files = [cell["path"]] if isinstance(cell["path"], str) else cell["path"]
+            data = [read_json(tmp_path / f) for f in files]
+            assert [f"results/eval/{row['model']}/{row['method']}/{b}/metrics.json" for b in spec.benchmarks(col)] == files
+            n = sum(d["n"] for d in data)
+            pooled = sum(d["metrics"][col.metric] * d["n"] for d in data) / n
+            assert float(row[col.name]) == pytest.approx(round(pooled, 2), abs=1e-9)
+            assert int(row[f"{col.name} n"]) == n
+    md = (out / "main.md").read_text()
+    assert all(name in md for name in names) and "main.sources.json" in md
+
+
+def test_missing_metrics_file_is_named_unless_optional(test_config, tmp_path):
+    fake_metrics(test_config, tmp_path)
+    victim = tmp_path / "results/eval/tiny/lora/embedded_math/metrics.json"
+    victim.unlink()
+    with pytest.raises(SourceError, match="results/eval/tiny/lora/embedded_math/metrics.json"):
+        build.build(test_config, "main", tmp_path)
+    for col in test_config["tables"]["columns"]:
+        col["optional"] = col["benchmark"] == "embedded_math"
+    assert "results/eval/tiny/lora/embedded_math/metrics.json" not in spec.required_inputs(test_config, "main")
+    table = build.build(test_config, "main", tmp_path)
+    lora = next(r for r in table["rows"] if r["method"] == "lora")
+    assert lora["cells"]["math (embedded)"]["value"] is None
+    assert render.csv_rows(table)[2][render.header(table).index("math (embedded)")] == ""
+
+
+def test_missing_metric_key_names_file_and_key(test_config, tmp_path):
+    fake_metrics(test_config, tmp_path)
+    path = tmp_path / "results/eval/tiny/ft/humaneval/metrics.json"
+    data = read_json(path)
+    del data["metrics"]["pass@1"]
+    write_json(path, data)
+    with pytest.raises(RecordError, match=r"humaneval/metrics.json: metric 'pass@1'.*HumanEval"):
+        build.build(test_config, "main", tmp_path)
+
+
+def parse_paper_document(text: str) -> dict:
+    """(table, backbone, row, column) -> value, read from paper-results.md independently of the package file."""
+    backbones = {"Llama": "llama-3-8b-instruct", "Phi": "phi-3-mini", "Mistral": "mistral-7b-instruct-v0.2"}
+    rows = {"FT": "ft", "LoRA": "lora", "CITI": "citi", "base": "base", "FT+DM": "ft_dm", "LoRA+DM": "lora_dm",
+            "UCO only": "uco_only", "RP+MI": "rp_mi", "w/o MOLoRA": "wo_molora", "w/o L_r": "wo_lr", "w/o RP": "wo_rp",
+            "LoRA top": "top20_lora", "LoRA bottom": "bottom20_lora", "LoRA random": "random20_lora",
+            "Full top": "top20_full", "Full bottom": "bottom20_full", "Full random": "random20_full"}
+    out = {}
+    for section in re.split(r"^## ", text, flags=re.M)[1:]:
+        number = int(re.match(r"Table (\d)", section).group(1))
+        lines = [line.strip().strip("|").split("|") for line in section.splitlines() if line.startswith("|")]
+        head, body = [c.strip() for c in lines[0]], [[c.strip() for c in line] for line in lines[2:]]
+        current = "llama-3-8b-instruct"
+        for cells in body:
+            if number in (3, 4):
+                current = backbones[cells[0].split("-")[0]] if cells[0] else current
+                key, values, names = rows[cells[1]], cells[2:], head[2:]
+            elif number == 1:
+                for label, value in zip(head[1:], cells[1:]):
+                    out[(f"table1", current, label, cells[0])] = float(value)
+                continue
+            else:
+                key, values, names = rows[cells[0]], cells[1:], head[1:]
+            for name, value in zip(names, values):
+                out[(f"table{number}", current, key, name)] = float(value)
+    return out
+
+
+def test_paper_numbers_match_paper_results_document():
+    doc = next((p for p in (REPO.parent / "shared/docs/paper-results.md", Path("/work/shared/docs/paper-results.md"))
+                if p.is_file()), None)
+    if doc is None:
+        pytest.skip("shared/docs/paper-results.md is not beside the repository")
+    expected = parse_paper_document(doc.read_text())
+    assert len(expected) == 4 * 5 + 6 * 6 + 3 * 4 * 6 + 3 * 4 * 7 + 7 * 6 + 7 * 7
+    for (table, backbone, row, column), value in expected.items():
+        assert paper.paper_number(table, backbone, row, column) == value, (table, backbone, row, column)
+    stored = sum(len(cols) for t in paper.paper_tables().values() for b in t.values() for cols in b.values())
+    assert stored == len(expected)  # nothing in the package file that the document does not say
+
+
+def test_paper_numbers_stand_beside_ours_only_in_the_papers_setting(tmp_path):
+    config = load_config(REPO / "config/paper/llama-3-8b-instruct_toolalpaca.yaml")
+    fake_metrics(config, tmp_path, tables=("main", "ablations"))
+    main = build.build(config, "main", tmp_path)
+    citi = next(r for r in main["rows"] if r["method"] == "citi")
+    assert citi["cells"]["O"]["paper"] == 72.81 and citi["cells"]["MT"]["paper"] == 76.67
+    assert citi["cells"]["TQA (3k subsample)"]["paper"] is None  # not the paper's TriviaQA set
+    assert "TQA (3k subsample) paper" not in render.header(main) and "O paper" in render.header(main)
+    ablations = build.build(config, "ablations", tmp_path)
+    assert next(r for r in ablations["rows"] if r["method"] == "wo_rp")["cells"]["P"]["paper"] == 70.18
+    config["tables"]["paper"]["backbones"] = {}  # another backbone: no paper numbers
+    assert all(c["paper"] is None for r in build.build(config, "main", tmp_path)["rows"] for c in r["cells"].values())
+
+
+def test_a_paper_setting_that_is_not_the_configs_is_refused(test_config):
+    test_config["tables"]["paper"]["tool_dataset"] = "api_bank"  # the test config trains on generated data
+    with pytest.raises(ConfigError, match="tables.paper.tool_dataset"):
+        spec.paper_setting(test_config)
+
+
+def test_ablation_and_analysis_rows_follow_the_configured_methods():
+    config = load_config(REPO / "config/paper/llama-3-8b-instruct_api-bank.yaml")
+    assert [r.method for r in spec.rows(config, "ablations")] == list(spec.ABLATIONS)
+    analysis = [r.method for r in spec.rows(config, "analysis")]
+    assert analysis[-6:] == list(spec.PARTIAL_TUNING)
+    replaced = [m for m in spec.REPLACEMENT if m in config["methods"]]
+    assert analysis[:len(replaced)] == replaced and ("base" in analysis) == bool(replaced)
+    small = load_config(REPO / "config/test.yaml")
+    small["methods"] = {m: small["methods"][m] for m in ("ft", "lora", "citi")}
+    assert not spec.has_rows(small, "ablations") and not spec.has_rows(small, "analysis")
+
+
+def test_tradeoff_plot_has_one_point_per_method_with_base(test_config, tmp_path):
+    fake_metrics(test_config, tmp_path)
+    table = build.build(test_config, "main", tmp_path)
+    pts = points(table)
+    assert [p["method"] for p in pts] == ["base", "ft", "lora", "citi"]
+    tool = [c.name for c in spec.columns(test_config) if c.kind == "tool"]
+    base = table["rows"][0]["cells"]
+    assert pts[0]["tool"] == pytest.approx(sum(base[n]["value"] for n in tool) / len(tool))
+    png = tmp_path / "tradeoff.png"
+    plot(table, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- end to end: the rules, and the report in a headless browser ---------------------------------
+
+def snakemake(*args, cwd=REPO):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *args], cwd=cwd,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def chromium() -> str | None:
+    return next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+
+
+def headless(url: str, profile: Path) -> str:
+    browser = chromium()
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={profile}", "--virtual-time-budget=15000", "--dump-dom", url],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_rules_build_main_table_and_plot_and_the_report_shows_them(test_config, tmp_path):
+    work = tmp_path / "run"
+    fake_metrics(test_config, work)
+    targets = ["results/tables/main.csv", "results/figures/tradeoff.png"]
+    common = ["-d", str(work), "--allowed-rules", "make_table", "plot_tradeoff"]
+    snakemake(*targets, "--cores", "1", *common, "--configfile", str(REPO / "config/test.yaml"))
+    rows = read_csv(work / "results/tables/main.csv")
+    assert [r["method"] for r in rows] == ["base", "ft", "lora", "citi"]
+    assert (work / "results/tables/main.md").is_file() and (work / "results/tables/main.sources.json").is_file()
+    report = work / "report.html"
+    snakemake(*targets, "--cores", "1", *common, "--report", str(report), "--configfile", str(REPO / "config/test.yaml"))
+    html = report.read_text()
+    assert "Main results (paper Tables 3-4 layout)" in html and "Tool ability against general ability" in html
+    if chromium() is None:
+        pytest.skip("no chromium: apt-get install chromium to render the report")
+    dom = headless(report.as_uri(), tmp_path / "profile")
+    assert "Tables" in dom and "Figures" in dom  # the report app rendered its categories
+    # every embedded image must decode in the browser: load each data URI and read naturalWidth
+    images = re.findall(r'"data_uri": "(data:image/[^"]+)"', html)
+    assert images
+    probe = tmp_path / "probe.html"
+    probe.write_text("<html><body>" + "".join(f'<img src="{uri}">' for uri in images) +
+                     "<script>window.onload = () => { document.body.setAttribute('data-widths', "
+                     "Array.from(document.images).map(i => i.naturalWidth).join(',')); };</script></body></html>")
+    widths = re.search(r'data-widths="([^"]*)"', headless(probe.as_uri(), tmp_path / "profile2")).group(1)
+    assert len(widths.split(",")) == len(images) and all(int(w) > 0 for w in widths.split(",")), widths
