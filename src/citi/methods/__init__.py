@@ -1,0 +1,1 @@
+"""Parameter-efficient methods, one folder each (config, layer, injector)."""
