@@ -10,6 +10,8 @@ from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
+report: "report/workflow.rst"  # captions of single outputs: report/*.rst, via report(...) in the rules
+
 # A --configfile replaces the embedded default rather than being merged into it.
 # The default is found beside this file, whatever the working directory (--directory).
 if not workflow.config_settings.configfiles:
@@ -43,6 +45,7 @@ include: "rules/models.smk"
 include: "rules/analysis.smk"
 include: "rules/training.smk"
 include: "rules/evaluation.smk"
+include: "rules/general_eval.smk"
 include: "rules/tables.smk"
 
 

@@ -12,27 +12,22 @@ sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
 from citi import paths
+from citi.cluster import group_resources
 from citi.config import check_config
-from citi.data.mixtures import GENERAL_TASKS
+from citi.data.mixtures import GENERAL_TASKS, mixture_tasks
 from citi.records import TASKS
 from citi.sources import local_path, source_kind
 
 
 def one_of(names):
     """A wildcard constraint matching exactly the configured names."""
-    return "|".join(re.escape(n) for n in names)
+    # An empty constraint would match anything, so no names means a pattern that never matches.
+    return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
 def resources_for(group):
-    """Scheduling resources of a rule group, from config (defaults in the schema)."""
-    spec = config.get("resources", {}).get(group, {})
-    spec = {"gpus": 0, "cpus": 1, "mem_mb": 4000, "runtime": 60, "constraint": None, **spec}
-    res = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime"], "cpus_per_task": spec["cpus"]}
-    if spec["gpus"]:
-        res["gpu"] = spec["gpus"]
-    if spec["constraint"]:
-        res["constraint"] = spec["constraint"]
-    return res
+    """Scheduling resources of a rule group, from config; partition/account from the user's env."""
+    return group_resources(config.get("resources", {}).get(group, {}))
 
 
 def threads_for(group):
@@ -56,10 +51,7 @@ def task_data(task):
 
 
 def mixture_inputs(wildcards):
-    inputs = {"tool": task_data("tool")}
-    if config["mixtures"][wildcards.mixture]["general_per_task"] > 0:
-        inputs.update({task: task_data(task) for task in GENERAL_TASKS})
-    return inputs
+    return {task: task_data(task) for task in mixture_tasks(config["mixtures"][wildcards.mixture])}
 
 
 def data_targets():
@@ -96,7 +88,8 @@ def method_model(model, method):
     """The model folder a method produces (its last stage), or the base model for "base"."""
     if method == "base":
         return paths.MODEL.format(model=model)
-    return stage_checkpoint(model, method, len(method_stages(method)))
+    # a weight-replacement method (replace_from) has no stages: its model is written as stage 1
+    return stage_checkpoint(model, method, len(config["methods"][method].get("stages") or [None]))
 
 
 def final_targets():

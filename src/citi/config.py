@@ -111,10 +111,21 @@ def _check_references(config: dict, source: str) -> None:
         elif (task == "tool") != (ds["adapter"] in TOOL_ADAPTERS):
             problems.append(f"config key 'tasks.{task}.dataset': '{ref['dataset']}' uses adapter "
                             f"'{ds['adapter']}', which is {'not ' if task == 'tool' else ''}a tool dataset")
-    for method, spec in config.get("methods", {}).items():
-        if spec["mixture"] not in config["mixtures"]:
+    methods = config.get("methods", {})
+    for method, spec in methods.items():
+        if "mixture" in spec and spec["mixture"] not in config["mixtures"]:
             problems.append(f"config key 'methods.{method}.mixture': unknown mixture '{spec['mixture']}'; "
                             f"defined: {', '.join(config['mixtures'])}")
+        source = spec.get("replace_from")
+        if source is not None and (source not in methods or "replace_from" in methods[source]):
+            problems.append(f"config key 'methods.{method}.replace_from': '{source}' is not a configured "
+                            f"trained method; trained: {', '.join(m for m, s in methods.items() if 'stages' in s)}")
+    router = config.get("router_analysis", {})
+    for ref in router.get("tool", []) + router.get("general", []):
+        ds = datasets.get(ref["dataset"])
+        if ds is None or ref["split"] not in ds["splits"]:
+            problems.append(f"config key 'router_analysis': '{ref['dataset']}/{ref['split']}' is not a "
+                            f"configured dataset split")
     for name, ds in datasets.items():
         if ds["source"].startswith("generated:") and "generate" not in config:
             problems.append(f"config key 'datasets.{name}.source': generated data needs a 'generate' section")

@@ -20,6 +20,7 @@ MIXTURE_MANIFEST = f"{RESULTS}/mixtures/{{mixture}}.manifest.json"
 # per-job logs and Snakemake benchmark tables (not the performance suite in benchmarks/)
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
+PERF = f"{RESULTS}/perf"  # figures written by benchmarks/*.py
 
 
 def log(rule: str, pattern: str = "") -> str:
@@ -47,14 +48,27 @@ REPRESENTATION = f"{RESULTS}/representation/{{model}}/{{tool_dataset}}/{{tuned}}
 STAGE_CHECKPOINT = f"{RESULTS}/checkpoints/{{model}}/{{tool_dataset}}/{{method}}/stage{{stage}}"
 ROUTER_ANALYSIS = f"{RESULTS}/router/{{model}}/{{tool_dataset}}/{{method}}"
 
+
+def stage_work_dir(stage_folder) -> str:
+    """Intermediate Trainer checkpoints of a stage: beside its folder, not a declared output,
+    so a failed job's resume point survives Snakemake's clean-up of failed outputs."""
+    return f"{stage_folder}.partial"
+
 # ---- evaluation (issues 5, 6) --------------------------------------------------------
 # {method} is "base" for the untuned backbone.
 EVAL = f"{RESULTS}/eval/{{model}}/{{method}}/{{benchmark}}"
 PREDICTIONS = f"{EVAL}/predictions.jsonl"
 METRICS = f"{EVAL}/metrics.json"
+# One OpenCompass run per model x method for all general benchmarks: config, data cache, its outputs
+OPENCOMPASS_WORK = f"{RESULTS}/opencompass/{{model}}/{{method}}"
 
 # ---- tables and report (issue 6) -----------------------------------------------------
 TABLES = f"{RESULTS}/tables"
-MAIN_TABLE = f"{TABLES}/main.csv"
-ABLATION_TABLE = f"{TABLES}/ablations.csv"
-ANALYSIS_TABLE = f"{TABLES}/analysis.csv"
+# {table}: main | ablations | analysis; each has a Markdown twin and a sidecar naming every cell's metrics file
+TABLE = f"{TABLES}/{{table}}.csv"
+TABLE_MARKDOWN = f"{TABLES}/{{table}}.md"
+TABLE_SOURCES = f"{TABLES}/{{table}}.sources.json"
+MAIN_TABLE = TABLE.format(table="main")
+ABLATION_TABLE = TABLE.format(table="ablations")
+ANALYSIS_TABLE = TABLE.format(table="analysis")
+TRADEOFF_PLOT = f"{RESULTS}/figures/tradeoff.png"  # tool vs mean general score, from the main table
