@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from ...toolcalls import _ESC
+from ...toolcalls import _string as scan_string
 
 _NAME_OPEN = re.compile(r"\[(\w+)\(")
 _KEY = re.compile(r"(\w+)\s*=\s*")
@@ -123,18 +123,11 @@ def _skip(s: str, i: int) -> int:
 
 
 def _string(s: str, i: int) -> tuple[str, int]:
-    q, out, i = s[i], [], i + 1
-    while i < len(s):
-        c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            out.append(_ESC.get(s[i + 1], "\\" + s[i + 1]))
-            i += 2
-        elif c == q:
-            return "".join(out), i + 1
-        else:
-            out.append(c)
-            i += 1
-    raise _Fail
+    """The quoted string at ``s[i]`` (citi.toolcalls' scanner), failing the parse when unterminated."""
+    found = scan_string(s, i)
+    if found is None:
+        raise _Fail
+    return found
 
 
 def _value(s: str, i: int, depth: int = 0):
