@@ -22,7 +22,7 @@ from citi.evaluation.loopback import LoopbackServer
 from citi.evaluation.toolalpaca.agent import parse_turn, run_agent
 from citi.generation import GenerationSettings
 from citi.generation.engine import Output
-from citi.io import read_jsonl, write_jsonl
+from citi.io import read_json, read_jsonl, write_jsonl
 from citi.records import finalize
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,7 +187,10 @@ def test_procedure_offline_fails_a_wrong_parameter_and_a_missing_step(dataset, l
     config = config_for(root, llm, "offline", judge=False)
     result = runner.score(config, "m", "base", "ta", root / "split.jsonl", tmp_path / "p.jsonl", tmp_path / "m.json")
     assert [i["procedure_offline"] for i in result["per_item"]] == [True, False, False]
-    assert set(result["metrics"]) == {"procedure_offline"}  # no judge: no P/R/O
+    assert set(result["metrics"]) == {"procedure_offline", "TS", "PI", "CF"}  # no judge: no P/R/O
+    first = [(i["TS"], i["PI"], i["CF"]) for i in result["per_item"]]  # first call vs first gold step
+    assert first[0] == (True, True, True) and first[2] == (True, True, False)
+    assert read_json(tmp_path / "m.json")["metrics"]["CF"] <= 100 * 2 / 3
 
 
 @pytest.mark.slow

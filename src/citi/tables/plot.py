@@ -1,8 +1,9 @@
 """Trade-off plot: tool score against mean general score, one point per method, base marked.
 
 Read from the main table's sidecar, so each point traces to the same metrics files as
-the table. Tool score = mean of the tool columns; general = mean of the general columns
-(a row missing any of them is left out and named in the log).
+the table. Tool score = mean of the tool columns; general = mean of the general columns; detail columns
+(``plot: false``, e.g. TS/PI/CF) are on neither axis. A row missing any of them is left out
+and named in the log.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from ..io import atomic_path
 log = logging.getLogger(__name__)
 
 
+def axis(table: dict, kind: str) -> list[str]:
+    """The columns averaged on one axis: those of the kind, detail columns (plot: false) left out."""
+    return [c["name"] for c in table["columns"] if c["kind"] == kind and c.get("plot", True)]
+
+
 def points(table: dict) -> list[dict]:
-    tool = [c["name"] for c in table["columns"] if c["kind"] == "tool"]
-    general = [c["name"] for c in table["columns"] if c["kind"] == "general"]
+    tool, general = axis(table, "tool"), axis(table, "general")
     if not tool or not general:
         raise CitiError(f"trade-off plot: the {table['table']} table needs tool and general columns "
                         f"(has tool: {tool or 'none'}, general: {general or 'none'})")
@@ -40,8 +45,7 @@ def plot(table: dict, out_path) -> list[dict]:
     import matplotlib.pyplot as plt
 
     pts = points(table)
-    tool = ", ".join(c["name"] for c in table["columns"] if c["kind"] == "tool")
-    general = ", ".join(c["name"] for c in table["columns"] if c["kind"] == "general")
+    tool, general = ", ".join(axis(table, "tool")), ", ".join(axis(table, "general"))
     fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=120)
     for i, model in enumerate(dict.fromkeys(p["model"] for p in pts)):
         mine = [p for p in pts if p["model"] == model]

@@ -2,9 +2,11 @@
 
 Api splits report both ``call_correctness_official`` (the paper-comparable figure: the
 official verdicts, offline) and ``call_correctness_corrected``; response splits report
-``rouge_l``. Percentages. Level 1/2 denominators are every API gold sample of the dialogue
-folder (399, 135) and level 3 every step (245) when the records cover the split; a capped
-run divides by the records given (``subset`` says so). A missing prediction is wrong.
+``rouge_l``. Api splits also report RoTBench's ``TS`` / ``PI`` / ``CF`` of the call text
+(``call_accuracy``; ``call_categories`` counts the error categories). Percentages. Level 1/2
+denominators are every API gold sample of the dialogue folder (399, 135) and level 3 every
+step (245) when the records cover the split; a capped run divides by the records given
+(``subset`` says so). A missing prediction is wrong.
 
 Embedded demo data (written by ``citi.synthetic``; its folder has ``apis.json``) runs
 against ``citi.synthetic.tools.ToolManager`` instead of the real APIs.
@@ -18,6 +20,7 @@ from pathlib import Path
 from ...errors import ConfigError, RecordError
 from ...io import read_jsonl
 from ...records import target_index
+from . import call_accuracy
 from .catalog import DIALOGUE_DIRS, catalog
 from .evaluate import MODES, Level3Session, dialogue_samples, score_level12
 from .parse import parse
@@ -76,13 +79,16 @@ def score_split(records: list[dict], predictions: dict[str, str], data_root: Pat
     embedded = is_embedded(data_root)
     searcher = None if embedded else ToolSearcher(retriever)
     items, counts = [], {md: 0 for md in MODES}
+    tools, categories = call_accuracy.library(data_root, level, embedded), []  # TS / PI / CF
     if level == 3:
         cat = catalog(str(data_root), 3)
         sessions = {md: Level3Session(cat, md, searcher) for md in MODES}
         for rec in sorted(records, key=lambda r: (int(r["meta"]["sample_id"]), int(r["meta"]["api_id"]))):
             sid, aid = int(rec["meta"]["sample_id"]), int(rec["meta"]["api_id"])
             verdicts = {md: sessions[md].score(sid, aid, predictions.get(rec["id"])) for md in MODES}
-            items.append(_item(rec["id"], verdicts, mode))
+            gold = cat.gold3[sid]["apis"][aid]
+            categories.append(call_accuracy.categorize(predictions.get(rec["id"]), gold["api_name"], gold["input"], tools))
+            items.append({**_item(rec["id"], verdicts, mode), "category": categories[-1]})
             for md in MODES:
                 counts[md] += verdicts[md][0]
         total = max(len(records), _steps(cat)) if len(records) >= _steps(cat) else len(records)
@@ -104,13 +110,16 @@ def score_split(records: list[dict], predictions: dict[str, str], data_root: Pat
                 verdicts = {md: _score_embedded(hist, turn, text, md) for md in MODES}
             else:
                 verdicts = {md: score_level12(cat, hist, turn, text, md, searcher) for md in MODES}
-            items.append(_item(rec["id"] if rec else f"{k[0]}#{k[1]}", verdicts, mode))
+            categories.append(call_accuracy.categorize(text, turn["api_name"], turn.get("param_dict") or {}, tools))
+            items.append({**_item(rec["id"] if rec else f"{k[0]}#{k[1]}", verdicts, mode), "category": categories[-1]})
             for md in MODES:
                 counts[md] += verdicts[md][0]
         total = len(keys)
     n = max(total, 1)
     metrics = {f"call_correctness_{md}": 100.0 * counts[md] / n for md in MODES}
-    return {"metrics": metrics, "per_item": items, "n": total,
+    calls = call_accuracy.summary(categories)
+    metrics.update(calls["metrics"])
+    return {"metrics": metrics, "per_item": items, "n": total, "call_categories": calls["counts"],
             "counts": {"correct_official": counts["official"], "correct_corrected": counts["corrected"], "n": total},
             "paper_comparable": "call_correctness_official", "mode": mode,
             "retriever": None if embedded else retriever, "tools": "embedded" if embedded else "api_bank",

@@ -8,6 +8,7 @@ from string import Template
 from ..judge import ChatClient, Endpoint
 from ..registry import register
 from .agent import run_agent
+from . import call_accuracy
 from .apis import api_of, load_apis
 from .scoring import find_template, judge_all, procedure_match, template_info
 
@@ -28,10 +29,13 @@ def score(records: list[dict], predictions: dict[str, str], *, prediction_rows: 
         items.append((rec, api_of(rec, apis), instance))
     offline = {rec["id"]: procedure_match(api, rec["meta"]["golden_answers"], inst["intermediate_steps"])
                for rec, api, inst in items}
+    calls = {rec["id"]: call_accuracy.first_call(api, rec["meta"]["golden_answers"], inst["intermediate_steps"])
+             for rec, api, inst in items}  # TS / PI / CF
     n = len(items)
-    metrics = {"procedure_offline": _percent(sum(offline.values()), n)}
-    result = {"execution": options.get("execution", "offline")}
-    per_item = [{"id": rec["id"], "procedure_offline": offline[rec["id"]]} for rec, _, _ in items]
+    summary = call_accuracy.summary(list(calls.values()))
+    metrics = {"procedure_offline": _percent(sum(offline.values()), n), **summary["metrics"]}
+    result = {"execution": options.get("execution", "offline"), "call_categories": summary["counts"]}
+    per_item = [{"id": rec["id"], "procedure_offline": offline[rec["id"]], **calls[rec["id"]]} for rec, _, _ in items]
     if options.get("judge", True):
         path = find_template(data_root, options.get("judge_template"))
         client = ChatClient(Endpoint.from_config(evaluation.get("judge", {}), "evaluation.judge", base_url=judge_url))
