@@ -7,6 +7,7 @@ Alone: python scripts/build_mixture.py --config config/config.yaml --mixture mix
 from citi import paths
 from citi.cli import run
 from citi.data.mixtures import GENERAL_TASKS, build_mixture
+from citi.data.tool_turns import mixture_tool_file
 
 
 def task_file(config, task):
@@ -15,7 +16,8 @@ def task_file(config, task):
 
 
 def main(config, mixture, data=None, manifest=None):
-    build_mixture(config["mixtures"][mixture], task_file(config, "tool"),
+    spec = config["mixtures"][mixture]
+    build_mixture(spec, mixture_tool_file(config, spec),
                   {t: task_file(config, t) for t in GENERAL_TASKS},
                   data or paths.MIXTURE.format(mixture=mixture),
                   manifest or paths.MIXTURE_MANIFEST.format(mixture=mixture),

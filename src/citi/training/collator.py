@@ -18,8 +18,9 @@ from ..records import target_index
 IGNORE = -100
 
 
-def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record") -> dict:
-    """input_ids, labels and task_type of one record, at most ``cutoff_len`` tokens."""
+def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record", pkt: dict | None = None) -> dict:
+    """input_ids, labels and task_type of one record, at most ``cutoff_len`` tokens; with ``pkt``
+    settings also per-token loss weights (``weights``, aligned with labels; see training.pkt)."""
     target = target_index(rec)
     if target is None:
         raise RecordError(f"{where} ({rec.get('id')}): no assistant turn to train on")
@@ -33,8 +34,14 @@ def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record") 
     source = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     answer = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
     source, answer = truncate(source, answer, cutoff_len)
-    return {"input_ids": source + answer, "labels": [IGNORE] * len(source) + answer,
-            "task_type": int(rec["task_type"])}
+    sample = {"input_ids": source + answer, "labels": [IGNORE] * len(source) + answer,
+              "task_type": int(rec["task_type"])}
+    if pkt is not None:
+        from .pkt import answer_weights
+
+        sample["weights"] = [0.0] * len(source) + answer_weights(rec, full[len(prompt):], answer, tokenizer,
+                                                                 pkt["w_max"])
+    return sample
 
 
 def truncate(source: list[int], answer: list[int], cutoff_len: int) -> tuple[list[int], list[int]]:
@@ -52,8 +59,9 @@ def truncate(source: list[int], answer: list[int], cutoff_len: int) -> tuple[lis
     return source[: cutoff_len - keep_answer], answer[:keep_answer]
 
 
-def encode_records(records: list[dict], tokenizer, cutoff_len: int, where: str = "records") -> list[dict]:
-    return [encode_record(r, tokenizer, cutoff_len, f"{where}:{i + 1}") for i, r in enumerate(records)]
+def encode_records(records: list[dict], tokenizer, cutoff_len: int, where: str = "records",
+                   pkt: dict | None = None) -> list[dict]:
+    return [encode_record(r, tokenizer, cutoff_len, f"{where}:{i + 1}", pkt) for i, r in enumerate(records)]
 
 
 def pad_id(tokenizer) -> int:
@@ -66,7 +74,8 @@ def pad_id(tokenizer) -> int:
 
 @dataclass
 class Collator:
-    """Right-pads a list of encoded samples into tensors (input_ids, attention_mask, labels, task_type)."""
+    """Right-pads a list of encoded samples into tensors (input_ids, attention_mask, labels, task_type,
+    and the PKT ``weights`` when the samples carry them; padding weighs 0)."""
 
     pad_token_id: int
 
@@ -78,5 +87,9 @@ class Collator:
             ids.append(list(f["input_ids"]) + [self.pad_token_id] * gap)
             mask.append([1] * len(f["input_ids"]) + [0] * gap)
             labels.append(list(f["labels"]) + [IGNORE] * gap)
-        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
-                "labels": torch.tensor(labels), "task_type": torch.tensor([int(f["task_type"]) for f in features])}
+        batch = {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
+                 "labels": torch.tensor(labels), "task_type": torch.tensor([int(f["task_type"]) for f in features])}
+        if "weights" in features[0]:
+            batch["weights"] = torch.tensor([list(f["weights"]) + [0.0] * (width - len(f["weights"]))
+                                             for f in features], dtype=torch.float32)
+        return batch

@@ -17,18 +17,21 @@ import torch
 from .. import paths
 from ..config import config_hash
 from ..data.mixtures import read_records
+from ..errors import ConfigError
 from ..io import read_json, sha256_file
 from ..models import DTYPES, load, read_provenance
 from .collator import encode_records
 from .groups import adapter_parameter_ids, set_trainable
-from .methods import method_stage, molora_settings, needed_selections, prepare_model, stage_input, stage_selection
+from .methods import (method_stage, molora_settings, needed_selections, prepare_model, selection_path, stage_input,
+                      stage_selection)
+from .pkt import pkt_settings
 
 log = logging.getLogger("citi.training")
 
 
 def selection_files(config: dict, model: str, method: str) -> dict[str, str]:
     spec = config["methods"][method]
-    return {name: paths.SELECTION.format(model=model, selection=name) for name in needed_selections(method, spec)}
+    return {name: selection_path(model, name, spec) for name in needed_selections(method, spec)}
 
 
 def half_precision_on_gpu(config: dict, gpus: int) -> bool:
@@ -60,15 +63,26 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
                 p.data = p.data.float()
 
     mixture = paths.MIXTURE.format(mixture=spec["mixture"])
-    samples = encode_records(read_records(mixture), tokenizer, config["training"]["cutoff_len"], where=mixture)
-    routing_beta = molora_settings(config, spec)["beta"] if stage_spec.get("routing_loss") else None
+    records = read_records(mixture)
     work_dir = paths.stage_work_dir(folder)
-    log.info("%s stage %d (%s): %d samples, %d trainable parameters, groups %s", method, stage, stage_spec["name"],
-             len(samples), n_trainable, stage_spec["trainable"])
+    kind = stage_spec.get("kind", "sft")
+    pkt = pkt_settings(spec, stage_spec) if kind == "sft" else None
+    log.info("%s stage %d (%s, %s%s): %d records, %d trainable parameters, groups %s", method, stage,
+             stage_spec["name"], kind, " + PKT" if pkt else "", len(records), n_trainable, stage_spec["trainable"])
+    if kind == "ppo" and spec.get("adapter", "none") != "none":
+        raise ConfigError(f"config key 'methods.{method}.stages[{stage - 1}].kind': a ppo stage trains full weights "
+                          f"(its reference is a fresh load of its input); method adapter {spec['adapter']!r} is not supported")
+    if kind == "ppo":  # TL-Training's IRM: on-policy RL from this stage's input model
+        from .irm import train_ppo
 
-    from .trainer import train_stage_model
+        stats = train_ppo(net, tokenizer, records, config, stage_spec, work_dir, gpus, where=mixture)
+    else:
+        from .trainer import train_stage_model
 
-    stats = train_stage_model(net, tokenizer, samples, config, stage_spec, work_dir, gpus, routing_beta)
+        samples = encode_records(records, tokenizer, config["training"]["cutoff_len"], where=mixture, pkt=pkt)
+        routing_beta = molora_settings(config, spec)["beta"] if stage_spec.get("routing_loss") else None
+        stats = train_stage_model(net, tokenizer, samples, config, stage_spec, work_dir, gpus, routing_beta)
+        stats["samples"] = len(samples)
     if not stats["is_main"]:
         return None
     provenance = {
@@ -77,10 +91,12 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
         "base_model": {"name": model, "folder": paths.MODEL.format(model=model),
                        "provenance": _base_provenance(paths.MODEL.format(model=model))},
         "started_from": source,
-        "mixture": {"name": spec["mixture"], "file": mixture, "sha256": sha256_file(mixture), "samples": len(samples)},
+        "mixture": {"name": spec["mixture"], "file": mixture, "sha256": sha256_file(mixture), "samples": stats["samples"]},
+        "kind": kind,
+        "pkt": pkt,
         "selection": {n: {"file": p, "sha256": sha256_file(p)} for n, p in sel_files.items()},
         "config_hash": config_hash(config, ("models", "datasets", "tasks", "mixtures", "importance", "selection",
-                                            "molora", "lora", "training", "methods", "seed")),
+                                            "molora", "lora", "training", "methods", "tl_training", "seed")),
         "stage_config": stage_spec,
         "trainable_groups": stage_spec["trainable"],
         "trainable_parameters": n_trainable,
@@ -89,6 +105,9 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
         "train_seconds": round(stats["seconds"], 1),
         "resumed_from": stats["resumed_from"],
         "final_loss": stats["rows"][-1]["loss"] if stats["rows"] else None,
+        **({"irm": {**config["tl_training"]["irm"], "reward_first_step": stats["reward_first"],
+                    "reward_last_step": stats["reward_last"], "kl_last_step": stats["kl_last"]}}
+           if kind == "ppo" else {}),
         "dtype": save_dtype,
         "trust_remote_code": False,
     }

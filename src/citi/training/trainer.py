@@ -41,8 +41,16 @@ class CitiTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         task_type = inputs.pop("task_type")
-        outputs = model(**inputs)
-        loss = outputs.loss
+        weights = inputs.pop("weights", None)  # PKT: per-token weights from the collator
+        if weights is None:
+            outputs = model(**inputs)
+            loss = outputs.loss
+        else:
+            from .pkt import weighted_loss
+
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            loss = weighted_loss(outputs.logits, labels, weights)
         self._sums["ce_loss"] += loss.detach().float().item()
         self._sums["micro"] += 1
         self._sums["tokens"] += int(inputs["attention_mask"].sum())
@@ -97,6 +105,7 @@ def training_arguments(config: dict, stage: dict, work_dir: Path, gpus: int) -> 
         gradient_accumulation_steps=stage.get("grad_accum", tr["grad_accum"]),
         learning_rate=stage["lr"],
         num_train_epochs=stage["epochs"],
+        max_steps=stage.get("max_steps", -1),  # a cap on optimiser steps (short PPO runs); -1: the epochs decide
         lr_scheduler_type=tr["scheduler"],
         warmup_steps=tr["warmup_ratio"],  # below 1: a fraction of the steps (transformers 5)
         weight_decay=0.0,
@@ -150,8 +159,10 @@ def train_stage_model(model, tokenizer, samples: list[dict], config: dict, stage
 
 
 def write_log(rows: list[dict], csv_path: Path, png_path: Path, title: str) -> None:
-    """The training log as CSV and its loss curve (total, CE and routing loss) as PNG."""
+    """The training log as CSV and its loss curve (total, CE and routing loss) as PNG; columns beyond
+    the standard ones (a PPO stage's reward and KL) follow them."""
     fields = ["step", "epoch", "loss", "ce_loss", "routing_loss", "lr", "tokens"]
+    fields += [k for k in (rows[0] if rows else {}) if k not in fields]
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -169,6 +180,12 @@ def write_log(rows: list[dict], csv_path: Path, png_path: Path, title: str) -> N
         ax2 = ax.twinx()
         ax2.plot(steps, [r["routing_loss"] for r in rows], color="tab:red", label="routing (right)")
         ax2.set_ylabel("routing loss")
+        ax2.legend(loc="upper center")
+    if any(r.get("reward") is not None for r in rows):  # a PPO stage: mean reward and KL to the reference
+        ax2 = ax.twinx()
+        ax2.plot(steps, [r["reward"] for r in rows], color="tab:green", label="reward (right)")
+        ax2.plot(steps, [r.get("kl") for r in rows], color="tab:purple", label="KL (right)")
+        ax2.set_ylabel("reward / KL")
         ax2.legend(loc="upper center")
     ax.set_xlabel("optimiser step")
     ax.set_ylabel("loss")
