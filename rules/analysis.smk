@@ -26,6 +26,29 @@ rule importance:
         "../scripts/importance.py"
 
 
+rule importance_estimator:
+    # the same job with a named estimator (importance.estimators.<estimator>)
+    input:
+        model=paths.MODEL,
+        data=lambda wildcards: task_data(wildcards.task),
+    output:
+        table=paths.ESTIMATOR_IMPORTANCE,
+        tensor=paths.ESTIMATOR_IMPORTANCE_TENSOR,
+    wildcard_constraints:
+        estimator=one_of(estimators()),
+    log:
+        paths.log("importance_estimator", "{model}/{estimator}/{task}"),
+    benchmark:
+        paths.benchmark("importance_estimator", "{model}/{estimator}/{task}")
+    threads: threads_for("importance")
+    resources:
+        **resources_for("importance"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/importance_estimator.py"
+
+
 rule select_components:
     input:
         importance_tables,
@@ -42,6 +65,26 @@ rule select_components:
         "../envs/analysis.yaml"
     script:
         "../scripts/select_components.py"
+
+
+rule select_estimator_components:
+    input:
+        estimator_importance_tables,
+    output:
+        out=paths.ESTIMATOR_SELECTION,
+    wildcard_constraints:
+        estimator=one_of(estimators()),
+    log:
+        paths.log("select_estimator_components", "{model}/{estimator}/{selection}"),
+    benchmark:
+        paths.benchmark("select_estimator_components", "{model}/{estimator}/{selection}")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/select_estimator_components.py"
 
 
 rule importance_figures:

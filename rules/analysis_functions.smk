@@ -6,6 +6,16 @@ def importance_tables(wildcards):
     return [paths.IMPORTANCE.format(model=wildcards.model, task=t) for t in TASKS]
 
 
+def estimators():
+    """Names of the configured importance estimators beside the default (importance.estimators)."""
+    return list(config.get("importance", {}).get("estimators", {}))
+
+
+def estimator_importance_tables(wildcards):
+    return [paths.ESTIMATOR_IMPORTANCE.format(model=wildcards.model, estimator=wildcards.estimator, task=t)
+            for t in TASKS]
+
+
 def representation_ref(model, ref):
     """A method name -> its final checkpoint; anything else is a local HF model folder."""
     if ref in config.get("methods", {}) or ref == "base":
@@ -37,6 +47,7 @@ def analysis_targets():
         out += [paths.IMPORTANCE.format(model=model, task=t) for t in TASKS]
         out += [paths.SELECTION.format(model=model, selection="citi"),
                 paths.IMPORTANCE_FIGURES.format(model=model)]
+        out += [paths.ESTIMATOR_SELECTION.format(model=model, estimator=e, selection="citi") for e in estimators()]
     return out
 
 

@@ -1,7 +1,7 @@
 # Inputs and targets of the training rules (rules/training.smk): which methods train,
 # which are weight replacements, which get a router analysis.
 
-from citi.training.methods import needed_selections, selection_name
+from citi.training.methods import needed_selections, selection_name, selection_path
 
 
 def trained_methods():
@@ -30,8 +30,7 @@ def stage_inputs(wildcards):
     return {
         "start": start,
         "mixture": paths.MIXTURE.format(mixture=spec["mixture"]),
-        "selection": [paths.SELECTION.format(model=wildcards.model, selection=s)
-                      for s in needed_selections(wildcards.method, spec)],
+        "selection": [selection_path(wildcards.model, s, spec) for s in needed_selections(wildcards.method, spec)],
     }
 
 

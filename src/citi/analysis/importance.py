@@ -11,10 +11,10 @@ positions are masked out. Model weights get no gradients, only activations.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .components import list_components
 from .encoding import encode
+from .forward import answer_losses
 
 
 def pad_batch(encoded: list[tuple[list[int], int]], pad_id: int, device) -> dict:
@@ -31,10 +31,14 @@ def pad_batch(encoded: list[tuple[list[int], int]], pad_id: int, device) -> dict
 
 
 class TaylorScorer:
-    """Hooks every component; ``score(batch)`` returns per-example scores [batch, components]."""
+    """Hooks every component; ``score(batch)`` returns per-example scores [batch, components].
 
-    def __init__(self, model):
+    ``signed``: -Σ_t ⟨∂L/∂y_t, y_t⟩ instead, the first-order estimate of the loss increase when
+    the output is zeroed (``integrated`` with one step)."""
+
+    def __init__(self, model, signed: bool = False):
         self.model = model
+        self.signed = signed
         self.components = list_components(model)
         modules = dict(model.named_modules())
         for p in model.parameters():
@@ -51,25 +55,18 @@ class TaylorScorer:
         return hook
 
     def _accumulate(self, index: int, grad, output) -> None:
-        per_position = torch.linalg.vecdot(grad, output).abs()  # [batch, positions]
+        per_position = torch.linalg.vecdot(grad, output)  # [batch, positions]
+        per_position = -per_position if self.signed else per_position.abs()
         self._scores[:, index] += (per_position.double() * self._mask).sum(dim=1)
 
     def score(self, batch: dict) -> torch.Tensor:
-        model = self.model
-        ids, attention, predicts = batch["input_ids"], batch["attention_mask"], batch["predicts"]
+        ids, attention = batch["input_ids"], batch["attention_mask"]
         self._scores = torch.zeros((ids.shape[0], len(self.components)), dtype=torch.float64, device=ids.device)
         self._mask = attention.double()
         # weights need no gradient; the embeddings output is the leaf the backward starts from
-        embeds = model.get_input_embeddings()(ids).detach().requires_grad_(True)
-        hidden = model.get_decoder()(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
-        targets = torch.roll(ids, -1, dims=1)[predicts]
-        # logits only where a loss is taken: the full [batch, positions, vocab] tensor is the memory peak otherwise
-        logits = model.get_output_embeddings()(hidden[predicts]).float()
-        ce = F.cross_entropy(logits, targets, reduction="none")
-        example = torch.arange(ids.shape[0], device=ids.device)[:, None].expand_as(ids)[predicts]
-        counts = predicts.sum(dim=1)
-        per_example = torch.zeros(ids.shape[0], device=ids.device).index_add_(0, example, ce) / counts
-        per_example.sum().backward()
+        embeds = self.model.get_input_embeddings()(ids).detach().requires_grad_(True)
+        hidden = self.model.get_decoder()(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
+        answer_losses(self.model, hidden, batch).sum().backward()
         scores, self._scores, self._mask = self._scores, None, None
         return scores
 
@@ -78,26 +75,36 @@ class TaylorScorer:
             h.remove()
 
 
-def score_records(model, tok, records: list[dict], batch_size: int, max_length: int, log=None) -> dict:
-    """Per-example scores [n, components] (records' order) and token counts, batched by length."""
+def batched(tok, records: list[dict], batch_size: int, max_length: int, device):
+    """(encoded records, batches): each batch is (record indices, padded batch), batched by length."""
     encoded = [encode(tok, rec, max_length) for rec in records]
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    device = next(model.parameters()).device
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # less padding
-    scorer = TaylorScorer(model)
+    chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    return encoded, ((chosen, pad_batch([encoded[i] for i in chosen], pad_id, device)) for chosen in chunks)
+
+
+def per_example_result(components, per_example: torch.Tensor, encoded) -> dict:
+    """What every estimator returns: per-example scores [n, components] in records' order, token counts."""
+    return {"components": components, "per_example": per_example,
+            "lengths": torch.tensor([len(ids) for ids, _ in encoded]),
+            "answer_tokens": torch.tensor([len(ids) - n for ids, n in encoded])}
+
+
+def score_records(model, tok, records: list[dict], batch_size: int, max_length: int, log=None,
+                  signed: bool = False) -> dict:
+    """Per-example Taylor scores [n, components] (records' order) and token counts."""
+    encoded, batches = batched(tok, records, batch_size, max_length, next(model.parameters()).device)
+    scorer = TaylorScorer(model, signed)
     per_example = torch.zeros((len(encoded), len(scorer.components)), dtype=torch.float64)
     try:
-        for start in range(0, len(order), batch_size):
-            chosen = order[start : start + batch_size]
-            batch = pad_batch([encoded[i] for i in chosen], pad_id, device)
+        for step, (chosen, batch) in enumerate(batches):
             per_example[chosen] = scorer.score(batch).cpu()
-            if log and (start // batch_size) % 20 == 0:
-                log.info("importance: %d/%d examples", start + len(chosen), len(order))
+            if log and step % 20 == 0:
+                log.info("importance: batch %d, %d examples", step + 1, len(encoded))
     finally:
         scorer.close()
-    lengths = torch.tensor([len(ids) for ids, _ in encoded])
-    answers = torch.tensor([len(ids) - n for ids, n in encoded])
-    return {"components": scorer.components, "per_example": per_example, "lengths": lengths, "answer_tokens": answers}
+    return per_example_result(scorer.components, per_example, encoded)
 
 
 def normalise(total: torch.Tensor, components, lengths, answer_tokens, how: str) -> torch.Tensor:
@@ -129,7 +136,7 @@ def write_importance(csv_path, tensor_path, result: dict, how: str, meta: dict) 
         writer.writerow(["layer", "module", "name", "score", "normalised_score"])
         for (layer, module, name), s, n in zip(comps, score.tolist(), share.tolist()):
             writer.writerow([layer, module, name, repr(s), repr(n)])
-    meta = {**meta, "method": "taylor", "normalisation": how, "n_examples": len(result["lengths"]),
+    meta = {"method": "taylor", **meta, "normalisation": how, "n_examples": len(result["lengths"]),
             "tokens": int(result["lengths"].sum()), "tokens_minus_one": int((result["lengths"] - 1).sum()),
             "answer_tokens": int(result["answer_tokens"].sum())}
     payload = {"components": [list(c) for c in comps], "score": score, "normalised_score": share,

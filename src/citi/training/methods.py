@@ -36,6 +36,13 @@ def needed_selections(method: str, spec: dict) -> list[str]:
     return names
 
 
+def selection_path(model: str, name: str, spec: dict) -> str:
+    """The file of selection ``name``: from the method's named importance estimator, if it has one."""
+    if "importance" in spec:
+        return paths.ESTIMATOR_SELECTION.format(model=model, estimator=spec["importance"], selection=name)
+    return paths.SELECTION.format(model=model, selection=name)
+
+
 def stage_selection(method: str, spec: dict, selections: dict[str, dict]) -> dict:
     """One dict of module lists (molora, unfrozen, selected) from the method's selection files."""
     merged: dict = {}
