@@ -1,11 +1,15 @@
 # General ability through OpenCompass (evaluation.general): one offline OpenCompass run per
 # model x method covers every general benchmark and writes one metrics.json per benchmark.
 # OpenCompass has its own environment (envs/opencompass.yaml; ./bootstrap.sh: .venv-opencompass).
+# GSM8K-like benchmarks can be scored a second time by lm-eval in the main environment
+# (evaluation.general.crosscheck): same items, the chat turns OpenCompass renders
+# (opencompass_prompts), and the general_eval run joins both figures and flags a gap.
 # Helpers live in citi.evaluation.opencompass_run (snakemake's lint wants no defs beside rules).
 
 from citi.evaluation import opencompass_run as _oc
 
 general_eval_targets = lambda: _oc.general_eval_targets(config)
+_crosschecked = _oc.crosscheck_names(_oc.general_benchmarks(config), config["evaluation"]["general"])
 
 
 rule general_eval:
@@ -13,6 +17,7 @@ rule general_eval:
         model=lambda wc: method_model(wc.model, wc.method),
         data=sorted({paths.DATA.format(dataset=b["dataset"], split=b["split"])
                      for b in _oc.general_benchmarks(config).values()}),
+        crosschecks=lambda wc: sorted(_oc.crosscheck_files(config, wc.model, wc.method).values()),
     output:
         metrics=expand(paths.METRICS, benchmark=list(_oc.general_benchmarks(config)), allow_missing=True),
         work=directory(paths.OPENCOMPASS_WORK),
@@ -30,3 +35,47 @@ rule general_eval:
         "../envs/opencompass.yaml"
     script:
         "../scripts/general_eval.py"
+
+
+# A few seconds on one CPU: OpenCompass renders its templates' turns, no model.
+rule opencompass_prompts:
+    output:
+        prompts=paths.OPENCOMPASS_PROMPTS,
+    params:
+        templates={name: _oc.general_benchmarks(config)[name]["template"] for name in _crosschecked},
+    log:
+        paths.log("opencompass_prompts"),
+    benchmark:
+        paths.benchmark("opencompass_prompts")
+    threads: 1
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/opencompass.yaml"
+    script:
+        "../scripts/opencompass_prompts.py"
+
+
+rule general_crosscheck:
+    input:
+        model=lambda wc: method_model(wc.model, wc.method),
+        data=lambda wc: paths.DATA.format(dataset=_oc.general_benchmarks(config)[wc.benchmark]["dataset"],
+                                          split=_oc.general_benchmarks(config)[wc.benchmark]["split"]),
+        prompts=paths.OPENCOMPASS_PROMPTS,
+    output:
+        crosscheck=paths.CROSSCHECK,
+    wildcard_constraints:
+        model=one_of(config["models"]),
+        method=one_of(["base", *config.get("methods", {})]),
+        benchmark=one_of(_crosschecked),
+    log:
+        paths.log("general_crosscheck", "{model}/{method}/{benchmark}"),
+    benchmark:
+        paths.benchmark("general_crosscheck", "{model}/{method}/{benchmark}")
+    threads: threads_for("eval")
+    resources:
+        **resources_for("eval"),
+    conda:
+        "../envs/eval.yaml"
+    script:
+        "../scripts/general_crosscheck.py"

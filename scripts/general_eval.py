@@ -1,5 +1,7 @@
 """General ability of one model x method through OpenCompass, offline: one metrics.json per benchmark.
 
+The lm-eval cross-checks (scripts/general_crosscheck.py) of the benchmarks that have one are joined in.
+
 Alone: python scripts/general_eval.py --config config/test.yaml --model tiny --method base
 """
 
@@ -9,20 +11,19 @@ from citi.cli import run
 
 def model_folder(config, model, method):
     """The base model, or the method's last stage (as rules/common.smk's method_model)."""
-    if method == "base":
-        return paths.MODEL.format(model=model)
     from citi.training.methods import final_stage_folder
 
-    return final_stage_folder(config, model, method)
+    return paths.MODEL.format(model=model) if method == "base" else final_stage_folder(config, model, method)
 
 
 def main(config, model, method, metrics=None, work=None):
-    from citi.evaluation.opencompass_run import general_benchmarks, run_general_eval
+    from citi.evaluation.opencompass_run import crosscheck_files, general_benchmarks, run_general_eval
 
     names = list(general_benchmarks(config))
     metrics = list(metrics) if metrics else [paths.METRICS.format(model=model, method=method, benchmark=n) for n in names]
     run_general_eval(config, model, method, model_folder(config, model, method),
-                     work or paths.OPENCOMPASS_WORK.format(model=model, method=method), dict(zip(names, metrics)))
+                     work or paths.OPENCOMPASS_WORK.format(model=model, method=method), dict(zip(names, metrics)),
+                     crosscheck_files(config, model, method))
 
 
 if __name__ == "__main__":

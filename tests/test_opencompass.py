@@ -5,18 +5,24 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from citi.evaluation.crosscheck import attach, crosscheck_names, prompt_sha256
 from citi.evaluation.opencompass_config import check_templates
+from citi.evaluation.opencompass_process import _Log
 from citi.evaluation.opencompass_run import opencompass_python
 from citi.evaluation.opencompass_summary import OpenCompassError, read_summary
 from citi.evaluation.sandbox import Limits, humaneval_program, run_python
-from citi.errors import ConfigError
+from citi.errors import ConfigError, RecordError
+from citi.io import read_jsonl, write_json, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = Limits(timeout_s=2.0)
@@ -189,7 +195,195 @@ def test_the_rule_runs_offline_and_its_metrics_equal_the_opencompass_summary(oc_
         assert m["scorer"] == "opencompass" and m["engine"]["opencompass"] == "0.5.4"
         assert m["n"] == m["cap"] == len(m["item_ids"]) == 3
         theirs = {renamed.get(metric, metric): v for (ds, metric), v in cells.items() if ds == m["benchmark"]}
-        assert m["metrics"] == theirs and theirs
+        ours = {k: v for k, v in m["metrics"].items() if k != "crosscheck_lm_eval_accuracy"}
+        assert ours == theirs and theirs
+    # the test config cross-checks embedded_math with lm-eval: both numbers, the same items and turns
+    math = json.loads((tmp_path / targets[0]).read_text())
+    check = json.loads((tmp_path / "results/eval/tiny/base/embedded_math/crosscheck_lm_eval.json").read_text())
+    assert math["metrics"]["crosscheck_lm_eval_accuracy"] == check["accuracy"] == math["crosscheck"]["accuracy"]
+    assert check["item_ids"] == math["item_ids"] and math["crosscheck"]["same_prompts"] is True
+    assert math["crosscheck"]["identical_responses"] == 3  # greedy replies agree across the two engines
+    gap = abs(math["metrics"]["accuracy"] - check["accuracy"])
+    assert math["crosscheck_gap_flag"] is (gap > 10) and math["crosscheck"]["gap_points"] == gap
+    # OpenCompass's scratch folders stay in its work dir, not the run directory
+    assert not (tmp_path / "tmp").exists() and not (tmp_path / "icl_inference_output").exists()
     data = [json.loads(line)["id"] for line in
             (tmp_path / "results/data/humaneval/heldout.jsonl").read_text().splitlines()[:3]]
     assert json.loads((tmp_path / targets[-1]).read_text())["item_ids"] == data
+
+
+# ---------------------------------------------------------------- lm-eval cross-check and failures
+
+def oc_record(accuracy, ids=("a", "b")):
+    return {"benchmark": "gsm8k", "metrics": {"accuracy": accuracy}, "item_ids": list(ids)}
+
+
+def crosscheck_result(accuracy, ids=("a", "b"), hashes=("h1", "h2"), responses=("7", "8")):
+    return {"accuracy": accuracy, "n": len(ids), "item_ids": list(ids), "shots": 4, "engine": {"lm_eval": "0.4.13"},
+            "items": [{"id": i, "prompt_sha256": h, "response": r} for i, h, r in zip(ids, hashes, responses)]}
+
+
+OC_ITEMS = [{"prompt_sha256": "h1", "prediction": "7\nQuestion: more"}, {"prompt_sha256": "h2", "prediction": "9"}]
+
+
+@pytest.mark.parametrize("ours,theirs,flag", [(50.0, 38.0, True), (50.0, 60.0, False), (50.0, 40.0, False),
+                                              (0.0, 10.5, True)])
+def test_the_gap_flag_is_set_only_above_the_threshold(ours, theirs, flag):
+    rec = attach(oc_record(ours), crosscheck_result(theirs), "x.json", OC_ITEMS, 10)
+    assert rec["metrics"] == {"accuracy": ours, "crosscheck_lm_eval_accuracy": theirs}
+    assert rec["crosscheck_gap_flag"] is flag is rec["crosscheck"]["gap_flag"]
+    assert rec["crosscheck"]["gap_points"] == abs(ours - theirs) and rec["crosscheck"]["item_ids"] == ["a", "b"]
+    # same turns in both engines; replies compared up to where OpenCompass's scoring cuts them
+    assert rec["crosscheck"]["same_prompts"] is True and rec["crosscheck"]["identical_responses"] == 1
+
+
+def test_other_items_or_other_turns_are_caught():
+    with pytest.raises(RecordError, match="x.json: scored other items"):
+        attach(oc_record(50.0, ids=("a", "c")), crosscheck_result(50.0), "x.json", OC_ITEMS, 10)
+    other = [OC_ITEMS[0], {**OC_ITEMS[1], "prompt_sha256": "h3"}]
+    assert attach(oc_record(50.0), crosscheck_result(50.0), "x.json", other, 10)["crosscheck"]["same_prompts"] is False
+    assert attach(oc_record(50.0), crosscheck_result(50.0), "x.json", None, 10)["crosscheck"]["same_prompts"] is None
+
+
+def test_the_switch_covers_gsm8k_like_kinds_and_a_benchmark_opts_in_or_out():
+    bench = {"g": {"kind": "gsm8k"}, "m": {"kind": "embedded_math", "crosscheck": {"lm_eval": False}},
+             "h": {"kind": "humaneval"}}
+    assert crosscheck_names(bench, {"crosscheck": {"lm_eval": True}}) == ["g"]
+    assert crosscheck_names(bench, {}) == []
+    bench["g"]["crosscheck"] = {"lm_eval": True}
+    assert crosscheck_names(bench, {"crosscheck": {"lm_eval": False}}) == ["g"]
+    bench["h"]["crosscheck"] = {"lm_eval": True}
+    with pytest.raises(ConfigError, match="benchmarks.h.crosscheck.lm_eval"):
+        crosscheck_names(bench, {})
+
+
+def math_records(n):
+    """Invented GSM8K-style records (our record format)."""
+    return [{"id": f"t/{i}", "source": "t", "task": "math", "task_type": 0, "meta": {"answer": str(2 * i)},
+             "messages": [{"role": "user", "content": f"What is {i} + {i}?"},
+                          {"role": "assistant", "content": f"{i} + {i} = {2 * i}.\n#### {2 * i}"}]} for i in range(n)]
+
+
+def test_lm_eval_scores_the_capped_items_on_the_turns_it_is_given(tiny_model_dir, tmp_path):
+    from citi.evaluation.lm_eval_crosscheck import LAST_NUMBER, run_crosscheck
+    from citi.evaluation.opencompass_templates import PLACEHOLDER
+
+    split = tmp_path / "test.jsonl"
+    write_jsonl(split, math_records(4))
+    shot = [{"role": "user", "content": "Question: 1 + 1?\nAnswer:\n"}, {"role": "assistant", "content": "The answer is 2\n"}]
+    question = {"role": "user", "content": f"Question: {PLACEHOLDER.format('question')}\nAnswer:\n"}
+    torch.manual_seed(0)
+    out = run_crosscheck("t", "embedded_math", split, 3, {"messages": [*shot, question], "input_columns": ["question"]},
+                         str(tiny_model_dir), max_gen_toks=6, batch_size=2)
+    assert out["item_ids"] == ["t/0", "t/1", "t/2"] and out["n"] == 3 and out["shots"] == 1
+    # lm-eval built exactly these turns (run_crosscheck also checks its prompt against the chat template)
+    assert out["items"][1]["prompt_sha256"] == prompt_sha256(
+        [*shot, {"role": "user", "content": "Question: What is 1 + 1?\nAnswer:\n"}])
+    assert [item["gold"] for item in out["items"]] == ["0", "2", "4"]
+    for item in out["items"]:
+        numbers = re.findall(LAST_NUMBER, item["response"])
+        assert item["extracted"] == (numbers[-1].strip() if numbers else "[invalid]")
+        assert item["correct"] == (item["extracted"].replace(",", "") == item["gold"])
+    assert out["accuracy"] == pytest.approx(100.0 * sum(item["correct"] for item in out["items"]) / 3)
+
+
+def test_the_log_excerpt_keeps_the_end_and_the_error_lines_before_it():
+    log = _Log()
+    log.add("start\n")
+    log.add("ValueError: the real cause\n")
+    for i in range(100):
+        log.add(f"step {i}\r step {i} done\n")  # a progress bar: only its last state is kept
+    text = log.excerpt()
+    assert "ValueError: the real cause" in text and text.endswith("step 99 done")
+    assert "step 10 done" not in text and "start" not in text and "step 99\r" not in text
+
+
+@pytest.mark.slow
+def test_a_failing_opencompass_task_surfaces_its_own_log_tail(oc_python, tiny_model_dir, tmp_path, monkeypatch,
+                                                               capsys):
+    from citi.evaluation.opencompass_run import run_general_eval
+
+    broken = tmp_path / "broken"  # a folder the OpenCompass env cannot read: the task fails inside OpenCompass
+    shutil.copytree(tiny_model_dir, broken)
+    cfg = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**cfg, "model_type": "citi_unknown_arch"}))
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "results/data/m/test.jsonl", math_records(2))
+    bench = {"kind": "embedded_math", "dataset": "m", "split": "test", "template": "citi", "shots": 0, "cap": 2,
+             "max_out_len": 4}
+    config = {"evaluation": {"general": {"opencompass": {**OC_SETTINGS, "python": oc_python},
+                                         "benchmarks": {"m": bench}}}}
+    with pytest.raises(OpenCompassError) as err:
+        run_general_eval(config, "tiny", "base", str(broken), tmp_path / "work", {"m": str(tmp_path / "m.json")})
+    # the cause in OpenCompass's own words, in the error, in our (rule) log and in the work dir's log
+    assert "citi_unknown_arch" in str(err.value) and "work/logs/opencompass.out" in str(err.value)
+    assert "citi_unknown_arch" in capsys.readouterr().out
+    assert "citi_unknown_arch" in (tmp_path / "work/logs/opencompass.out").read_text()
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / "tmp").exists()
+
+
+OC_SETTINGS = {"version": "0.5.4", "batch_size": 2, "max_seq_len": 256, "num_gpus": 0, "dtype": "float32"}
+OPTIONS = {"math": ("math.math_gen_a58d9d", 4), "mbpp": ("mbpp.mbpp_gen_830460", 3)}  # as the paper configs
+
+
+@pytest.fixture
+def real_math_mbpp(shared_data, tmp_path, monkeypatch) -> dict:
+    """The first three real MATH and MBPP test records, as prepared splits under tmp_path (the cwd)."""
+    from citi.data import adapters
+
+    monkeypatch.chdir(tmp_path)
+    records = {name: adapters.get(name).load(shared_data / name, "test")[:3] for name in OPTIONS}
+    for name, recs in records.items():
+        write_jsonl(tmp_path / f"results/data/{name}/test.jsonl", recs)
+    return records
+
+
+@pytest.mark.slow
+def test_capped_real_math_and_mbpp_load_whole_and_score_in_opencompass(oc_python, real_math_mbpp, tmp_path):
+    from citi.evaluation.opencompass_data import write_benchmark
+
+    math, mbpp = (write_benchmark(name, name, f"results/data/{name}/test.jsonl", 2, tmp_path / "cache")
+                  for name in OPTIONS)
+    answers = [rec["meta"]["answer"] for rec in real_math_mbpp["math"][:2]]
+    code = real_math_mbpp["mbpp"][0]["messages"][-1]["content"]
+    spec = tmp_path / "spec.json"
+    write_json(spec, {
+        "math_dir": math["path"], "mbpp_file": mbpp["path"], "templates": [t for t, _ in OPTIONS.values()],
+        "math_predictions": [f"So it is $\\boxed{{{answers[0]}}}$.", "So it is $\\boxed{12345}$."],
+        "mbpp_predictions": [f"[BEGIN]\n '{code}' \n[DONE]", "[BEGIN]\n 'def nothing():\n    return None' \n[DONE]"]})
+    proc = subprocess.run([oc_python, str(REPO / "tests/helpers/opencompass_score.py"), str(spec)], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # OpenCompass's MATH loader reads every capped item and takes the reference from \boxed{}
+    assert [row["solution"] for row in out["math_rows"]] == answers and math["n"] == 2
+    assert out["math"]["accuracy"] == 50.0
+    # OpenCompass's own MBPP loader keeps rows 10-509 of a file: none of these; ours keeps both
+    assert out["mbpp_n"] == mbpp["n"] == 2
+    assert out["mbpp"]["pass"] == 1 and out["mbpp"]["score"] == 50.0
+    assert out["mbpp"]["failed"] + out["mbpp"]["wrong_answer"] == 1
+    # the shots recorded in the paper configs are the templates' own
+    paper = yaml.safe_load((REPO / "config/paper/llama-3-8b-instruct_api-bank.yaml").read_text())
+    for name, (template, shots) in OPTIONS.items():
+        bench = paper["evaluation"]["general"]["benchmarks"][name]
+        assert bench["template"] == template and bench["shots"] == shots == out["templates"][template]["shots"]
+
+
+@pytest.mark.slow
+def test_a_capped_math_and_mbpp_run_scores_every_item(oc_python, real_math_mbpp, tiny_model_dir, tmp_path):
+    from citi.evaluation.opencompass_run import run_general_eval
+
+    benchmarks = {name: {"kind": name, "dataset": name, "split": "test", "template": template, "shots": shots,
+                         "cap": 2, "max_out_len": 4} for name, (template, shots) in OPTIONS.items()}
+    config = {"evaluation": {"general": {"opencompass": {**OC_SETTINGS, "python": oc_python},
+                                         "benchmarks": benchmarks}}}
+    metrics = {name: str(tmp_path / f"{name}.json") for name in OPTIONS}
+    torch.manual_seed(0)
+    scores = run_general_eval(config, "tiny", "base", str(tiny_model_dir), tmp_path / "work", metrics)
+    for name, metric in (("math", "accuracy"), ("mbpp", "pass@1")):
+        m = json.loads(Path(metrics[name]).read_text())
+        assert m["n"] == m["cap"] == 2 and m["item_ids"] == [r["id"] for r in real_math_mbpp[name][:2]]
+        assert metric in m["metrics"] and scores[name] == m["metrics"]
+    # every MBPP item was run (in our sandbox): its outcome counts add up to the capped items
+    assert sum(scores["mbpp"][k] for k in ("pass", "timeout", "failed", "wrong_answer")) == 2

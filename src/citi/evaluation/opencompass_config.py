@@ -2,8 +2,9 @@
 
 Standard benchmarks take OpenCompass's own dataset config (``template``, a module
 under ``opencompass.configs.datasets``) unchanged except for the data path, the
-capped data, an optional max_out_len and, for HumanEval, our sandboxed scorer
-(OpenCompass's own refuses a subset and runs code unsandboxed). The project's
+capped data, an optional max_out_len and, for HumanEval and MBPP, our sandboxed
+scorers (OpenCompass's own run generated code unsandboxed; its HumanEval scorer
+refuses a subset, its MBPP loader drops a capped file's items). The project's
 generated tasks use short 0-shot prompts written here (``template: citi``).
 Each template's number of in-context examples is checked against ``shots`` in
 our config (``check_templates``), so the recorded shot count cannot drift from the prompt.
@@ -14,6 +15,7 @@ from __future__ import annotations
 from ..errors import ConfigError
 
 CITI_TEMPLATE = "citi"
+MODEL_MAX_OUT_LEN = 1024  # the model's output length where a template sets none (MATH's)
 
 # The project's own 0-shot prompts, scorers and default output lengths for the generated tasks.
 CITI_DATASETS = {
@@ -47,7 +49,7 @@ from opencompass.runners import LocalRunner
 from opencompass.tasks import OpenICLEvalTask, OpenICLInferTask
 
 from citi.evaluation.opencompass_plugins import (CitiJsonlDataset, ConstraintEvaluator, ExactAnswerEvaluator,
-                                                 SandboxHumanEvalEvaluator)
+                                                 SandboxHumanEvalEvaluator, SandboxMBPPEvaluator)
 '''
 
 FOOTER = '''
@@ -59,7 +61,7 @@ models = [dict(
     tokenizer_kwargs=dict(trust_remote_code=True),
     generation_kwargs=dict(do_sample=False),
     max_seq_len={max_seq_len},
-    max_out_len=1024,
+    max_out_len={model_max_out_len},
     batch_size={batch_size},
     run_cfg=dict(num_gpus={num_gpus}),
 )]
@@ -79,6 +81,9 @@ def standard_dataset(i: int, name: str, bench: dict, data_path: str) -> str:
     if bench["kind"] == "humaneval":
         lines.append(f"{d}['eval_cfg'] = dict({d}['eval_cfg'], evaluator=dict(type=SandboxHumanEvalEvaluator))")
         lines.append(f"{d}['eval_cfg'].pop('k', None)")
+    if bench["kind"] == "mbpp":  # our loader keeps every capped item; generated code runs only in our sandbox
+        lines.append(f"{d}['type'] = CitiJsonlDataset")
+        lines.append(f"{d}['eval_cfg'] = dict({d}['eval_cfg'], evaluator=dict(type=SandboxMBPPEvaluator))")
     if bench.get("max_out_len"):
         lines.append(f"{d}['infer_cfg'] = dict({d}['infer_cfg'], inferencer=dict({d}['infer_cfg']['inferencer'], "
                      f"max_out_len={bench['max_out_len']}))")
@@ -139,5 +144,6 @@ def render(abbr: str, model_path: str, benchmarks: dict, data_paths: dict, oc: d
     gpus = oc["num_gpus"]
     parts.append(FOOTER.format(abbr=abbr, path=model_path, device_map="auto" if gpus else "cpu",
                                torch_dtype=f"torch.{oc['dtype']}", max_seq_len=oc["max_seq_len"],
-                               batch_size=oc["batch_size"], num_gpus=gpus))
+                               batch_size=oc["batch_size"], num_gpus=gpus,
+                               model_max_out_len=MODEL_MAX_OUT_LEN))
     return "\n".join(parts)

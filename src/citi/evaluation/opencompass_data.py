@@ -7,9 +7,14 @@ Each kind maps to one OpenCompass loader:
   gsm8k               gsm8k/{train,test}.jsonl       {question, answer: '... #### N'}
   humaneval           humaneval/problems.jsonl       {task_id, prompt, canonical_solution, test, entry_point}
   triviaqa            triviaqa/trivia-{dev,test}.qa.csv   question<TAB>[answers]
+  math                math/math.json                 {"<i>": {problem, solution with \\boxed{answer}}}
+  mbpp                <name>.jsonl (our loader)      {task_id, text, test_list, test_list_2, test_case}
   embedded_math       <name>.jsonl                   {question, answer: '... #### N'}
   embedded_knowledge  <name>.jsonl                   {question, answers: JSON list}
   embedded_instruct   <name>.jsonl                   {prompt, constraints: JSON list}
+
+MBPP is read by our loader (CitiJsonlDataset), not OpenCompass's MBPPDataset: that
+one takes the file's rows 10-509 by position, so a capped file would leave no items.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import json
 from pathlib import Path
 
 from ..errors import RecordError
-from ..io import read_jsonl, write_jsonl
+from ..io import read_jsonl, write_json, write_jsonl
 
 
 def _turns(rec: dict, where: str) -> tuple[str, str]:
@@ -69,8 +74,29 @@ def _instruct_row(rec, where):
     return {"prompt": prompt, "constraints": json.dumps(_meta(rec, "constraints", where), ensure_ascii=False)}
 
 
-ROWS = {"gsm8k": _gsm8k_row, "embedded_math": _gsm8k_row, "humaneval": _humaneval_row,
-        "triviaqa": _knowledge_row, "embedded_knowledge": _knowledge_row, "embedded_instruct": _instruct_row}
+MBPP_TESTS_MARKER = "\nYour code should pass these tests:"  # how the mbpp adapter joins text and tests
+
+
+def _math_row(rec, where):
+    problem, solution = _turns(rec, where)
+    if "\\boxed" not in solution:  # OpenCompass takes the reference from the last \boxed{...}
+        solution = f"\\boxed{{{_meta(rec, 'answer', where)}}}"
+    return {"problem": problem, "solution": solution}
+
+
+def _mbpp_row(rec, where):
+    """The columns OpenCompass's MBPP loader makes: asserts joined (test_list, test_list_2) and as a list."""
+    tests = _meta(rec, "test_list", where)
+    user, _ = _turns(rec, where)
+    if MBPP_TESTS_MARKER not in user:
+        raise RecordError(f"{where}: the user turn has no {MBPP_TESTS_MARKER!r} (not an MBPP record?)")
+    text = user.split(MBPP_TESTS_MARKER, 1)[0]  # the task text alone: the template adds its own test lines
+    return {"task_id": _meta(rec, "task_id", where), "text": text, "test_list": "\n".join(tests),
+            "test_list_2": "\n".join(tests), "test_case": tests}
+
+
+ROWS = {"gsm8k": _gsm8k_row, "embedded_math": _gsm8k_row, "humaneval": _humaneval_row, "math": _math_row,
+        "mbpp": _mbpp_row, "triviaqa": _knowledge_row, "embedded_knowledge": _knowledge_row, "embedded_instruct": _instruct_row}
 
 
 def write_benchmark(name: str, kind: str, split_file: str | Path, cap: int | None, cache: Path) -> dict:
@@ -95,6 +121,9 @@ def write_benchmark(name: str, kind: str, split_file: str | Path, cap: int | Non
                 for row in rows:
                     writer.writerow([row["question"], repr(json.loads(row["answers"]))])
         path = folder
+    elif kind == "math":  # MATHDataset reads <path>/math.json, every item
+        path = folder
+        write_json(folder / "math.json", {str(i): row for i, row in enumerate(rows)})
     else:
         path = folder / f"{name}.jsonl"
         write_jsonl(path, rows)

@@ -14,8 +14,10 @@ import string
 
 from datasets import Dataset
 from opencompass.datasets.base import BaseDataset
+from opencompass.datasets.mbpp import MBPPEvaluator
 from opencompass.openicl.icl_evaluator import BaseEvaluator
 from opencompass.registry import ICL_EVALUATORS, LOAD_DATASET
+from opencompass.utils import code_execution
 
 from citi.evaluation.sandbox import Limits, humaneval_program, run_python
 
@@ -53,6 +55,44 @@ class SandboxHumanEvalEvaluator(BaseEvaluator):
             details.append({"task_id": row["task_id"], "status": outcome.status, "correct": outcome.passed,
                             "stderr": outcome.stderr[-500:]})
         return {"humaneval_pass@1": 100.0 * passed / max(len(predictions), 1), "details": details}
+
+
+@ICL_EVALUATORS.register_module()
+class SandboxMBPPEvaluator(BaseEvaluator):
+    """MBPP as OpenCompass scores it (its answer extraction, its type-aware asserts, 10 s per
+    problem, metrics pass/timeout/failed/wrong_answer and ``score``), each program run in citi's
+    sandbox instead of OpenCompass's unguarded in-process ``exec``.
+    """
+
+    def __init__(self, timeout_s: float = 10.0, memory_mb: int = 1024) -> None:
+        super().__init__()
+        self.limits = Limits(timeout_s=timeout_s, memory_mb=memory_mb)
+        self.extract = MBPPEvaluator()._process_answer
+
+    def score(self, predictions, references, test_set):
+        counts = {"pass": 0, "timeout": 0, "failed": 0, "wrong_answer": 0}
+        details = []
+        for pred, ref, row in zip(predictions, references, test_set):
+            code = self.extract(pred)
+            outcome = run_python(mbpp_program(code, ref), self.limits)
+            status = {"passed": "pass", "timeout": "timeout"}.get(outcome.status) or (
+                "wrong_answer" if "AssertionError" in outcome.stderr[-300:] else "failed")
+            counts[status] += 1
+            details.append({"task_id": row["task_id"], "result": status, "is_correct": status == "pass",
+                            "program": code, "stderr": outcome.stderr[-500:]})
+        return {**counts, "score": 100.0 * counts["pass"] / max(len(predictions), 1), "details": details}
+
+
+def mbpp_program(code: str, tests: str) -> str:
+    """The extracted code, then its asserts made type-aware with OpenCompass's own helper
+    (loaded from its file alone: importing the opencompass package would take seconds and GBs)."""
+    return (f"{code}\n\n"
+            "import importlib.util as _citi_util\n"
+            f"_citi_spec = _citi_util.spec_from_file_location('_citi_code_execution', {code_execution.__file__!r})\n"
+            "_citi_ce = _citi_util.module_from_spec(_citi_spec)\n"
+            "_citi_spec.loader.exec_module(_citi_ce)\n"
+            f"{code_execution.TYPE_AWARE_EQUAL_NAME} = _citi_ce.type_aware_equal\n"
+            f"{code_execution.make_assertions_type_aware(tests)}\n")
 
 
 def normalise_answer(text: str) -> str:

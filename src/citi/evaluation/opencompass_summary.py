@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import CitiError
 
 # OpenCompass's metric names -> ours, per benchmark kind (ours are what the tables read)
-RENAME = {"triviaqa": {"score": "accuracy"}, "humaneval": {"humaneval_pass@1": "pass@1"}}
+RENAME = {"triviaqa": {"score": "accuracy"}, "humaneval": {"humaneval_pass@1": "pass@1"}, "mbpp": {"score": "pass@1"}}
 
 
 class OpenCompassError(CitiError):
