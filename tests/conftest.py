@@ -32,6 +32,23 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def local_test_run(tmp_path_factory) -> Path:
+    """The test config's whole DAG, run once locally (about 3-4 minutes on 2 cores): the end-to-end
+    test checks it, and the SLURM integration test compares the cluster's outputs with it.
+    Treat it as read-only: copy it before running anything in it."""
+    import subprocess
+    import sys
+
+    workdir = tmp_path_factory.mktemp("test-config-run")
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "all", "--cores", "2",
+                           "-d", str(workdir), "--configfile", str(REPO / "config" / "test.yaml")],
+                          cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.fail(f"the test config's local run failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A materialised tiny random Llama folder (weights, tokenizer, chat template)."""
     from citi.models import materialize

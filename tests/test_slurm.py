@@ -1,15 +1,26 @@
-"""The pipeline on a real (local, single-node) SLURM cluster through `--profile slurm`.
+"""The pipeline on a real (local, single-node) SLURM cluster through `--profile slurm`, conda off.
 
-Starts the cluster with tools/local-slurm/ (root and apt needed; skipped without them unless
-CI=true), runs the test config's whole DAG through the profile with conda off, and checks:
-the outputs equal a local run's, a cancelled training job resumes from its checkpoint, and a
-bad partition, account or GPU count fails at once with SLURM's message and the rule named.
+Starts the cluster with tools/local-slurm/ (root and apt needed; skipped without them, a failure
+under CI=true) and compares its outputs with the test config's local run (``local_test_run``,
+shared with test_workflow.py). The whole DAG through SLURM costs the local run's compute plus
+~4 s of Snakemake start-up per job (each job re-parses the workflow twice), too much for CI's
+budget, so CI runs a slice that still puts every rule of the DAG on the cluster:
+
+- a chain from scratch (raw data -> split -> mixture, model -> one training stage), so SLURM
+  jobs wait on SLURM jobs; its training job is `scancel`led once it has a checkpoint, and the
+  profile's retry must resume it and end with the weights of an uninterrupted run;
+- for every other rule, its cheapest job rerun in a copy of the local run (picked from that run's
+  Snakemake metadata, so rules added later are covered too), all compared byte for byte
+  (up to the run folder's path and OpenCompass's run stamps; see test_slurm_slice.py).
+
+CITI_SLURM_WHOLE_DAG=1 also runs the whole DAG from scratch on the cluster and compares every output.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,19 +30,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from citi import paths
+from test_slurm_slice import Dag, differing, local_jobs, pick_slice, seed
+
 REPO = Path(__file__).resolve().parents[1]
 TOOLS = REPO / "tools" / "local-slurm"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 ACCOUNT, PARTITION = "ml", "debug"  # what start_local_slurm.sh creates
-# Conda off (no rule declares env modules, so nothing is loaded); poll job states every few seconds.
+# Conda off (no rule declares env modules, so nothing is loaded); first status check after 2 s.
 SLURM_ARGS = ["--profile", "slurm", "--sdm", "env-modules", "--slurm-init-seconds-before-status-checks", "2",
               "--latency-wait", "5"]
-# Outputs that legitimately differ between two runs: wall-clock timings and job logs.
-NONDETERMINISTIC = ("results/logs/", "results/benchmarks/")
-HAS_TRAINING = "rule train_stage:" in (REPO / "rules" / "training.smk").read_text()
+TEST_CONFIG = REPO / "config" / "test.yaml"
+RESUMED_METHOD = "ft"  # its stage 1 is the chain's training job
+RUN_TIMEOUT = 1200
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
+
+# ---- the cluster -----------------------------------------------------------------------------
 
 def _unavailable() -> str | None:
     if os.geteuid() != 0:
@@ -42,13 +58,13 @@ def _unavailable() -> str | None:
 
 
 def _cluster_up() -> bool:
-    return shutil.which("scontrol") is not None and subprocess.run(
-        ["scontrol", "ping"], capture_output=True, text=True).stdout.count("UP") > 0
+    return shutil.which("scontrol") is not None and "UP" in subprocess.run(
+        ["scontrol", "ping"], capture_output=True, text=True).stdout
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A running cluster; stopped afterwards unless it was already up before the tests."""
+    """A running cluster; stopped afterwards (and checked stopped) unless it was up before."""
     reason = _unavailable()
     if reason:
         if os.environ.get("CI") == "true":
@@ -64,6 +80,7 @@ def cluster():
     finally:
         if not was_up:
             subprocess.run(["bash", str(TOOLS / "stop_local_slurm.sh")], capture_output=True, timeout=120)
+            assert not _cluster_up(), "stop_local_slurm.sh left slurmctld running"
 
 
 def slurm_env(**overrides) -> dict:
@@ -72,94 +89,157 @@ def slurm_env(**overrides) -> dict:
     return {**env, **overrides}
 
 
-def write_config(folder: Path, **resources) -> Path:
-    """config/test.yaml, with one training method long enough to be cancelled mid-way."""
-    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    if HAS_TRAINING:
-        config.setdefault("training", {})["save_steps"] = 2
-        config["methods"]["ft"]["stages"][0]["epochs"] = 8
-    for group, spec in resources.items():
-        config["resources"].setdefault(group, {}).update(spec)
-    path = folder / "config.yaml"
+# ---- runs ------------------------------------------------------------------------------------
+
+def submitted_rules(log: str) -> set[str]:
+    return set(re.findall(r"submitted with SLURM jobid \d+ \(log: .*?/slurm_logs/rule_(\w+)/", log))
+
+
+def start(args: list[str], workdir: Path, config: Path, log: Path, env: dict | None = None) -> subprocess.Popen:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([*args, "-d", str(workdir), "--configfile", str(config)], cwd=REPO, env=env,
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+
+
+def finish(proc: subprocess.Popen, deadline: float) -> int:
+    try:
+        return proc.wait(timeout=max(1.0, deadline - time.time()))
+    except subprocess.TimeoutExpired:
+        proc.send_signal(2)  # SIGINT: the SLURM executor cancels its jobs (SIGTERM would not stop it)
+        proc.wait(timeout=120)
+        return -2
+
+
+def running_jobs(rule: str, workdir: Path) -> list[str]:
+    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k|%Z"], capture_output=True, text=True).stdout
+    return [job for job, comment, cwd in (line.split("|") for line in out.splitlines())
+            if comment.startswith(f"rule_{rule}") and Path(cwd) == workdir]
+
+
+def cancel_once_checkpointed(proc: subprocess.Popen, workdir: Path, stage: str) -> list[str]:
+    """scancel the training job as soon as it has written a resumable checkpoint (the Trainer
+    writes trainer_state.json last); the kill then usually lands in the middle of the next save."""
+    partial = workdir / paths.stage_work_dir(stage)
+    while proc.poll() is None:
+        jobs = running_jobs("train_stage", workdir) if list(partial.glob("checkpoint-*/trainer_state.json")) else []
+        if jobs:
+            subprocess.run(["scancel", *jobs], check=True)
+            return jobs
+        time.sleep(0.1)
+    return []
+
+
+def resume_config(folder: Path) -> Path:
+    """The test config, checkpointing every step and training long enough to be caught mid-way."""
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["training"]["save_steps"] = 1
+    for stage in config["methods"][RESUMED_METHOD]["stages"]:
+        stage["epochs"] = 8
+    path = folder / "resume.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
-def running_jobs(rule: str) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-t", "RUNNING", "-o", "%i|%k"], capture_output=True, text=True).stdout
-    return [line.split("|")[0] for line in out.splitlines() if line.split("|")[-1].startswith(f"rule_{rule}")]
-
-
-def cancel_checkpointed_training(proc: subprocess.Popen, workdir: Path) -> list[str]:
-    """scancel the running training jobs as soon as one has written a resumable checkpoint."""
-    while proc.poll() is None:
-        checkpoints = list(workdir.glob("results/checkpoints/*/*/*/stage*.partial/checkpoint-*"))
-        jobs = running_jobs("train_stage") if checkpoints else []
-        if jobs:
-            subprocess.run(["scancel", *jobs], check=True)
-            return jobs
-        time.sleep(0.2)
-    return []
-
-
-def digests(workdir: Path) -> dict[str, str]:
-    files = (p for p in (workdir / "results").rglob("*") if p.is_file())
-    return {str(p.relative_to(workdir)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files
-            if not str(p.relative_to(workdir)).startswith(NONDETERMINISTIC)}
-
-
 @pytest.fixture(scope="module")
-def dag_runs(cluster, tmp_path_factory):
-    """The whole test DAG run locally and on SLURM (cancelling one training job on the way)."""
-    base = tmp_path_factory.mktemp("slurm-dag")
-    config = write_config(base)
-    local = subprocess.run([*SNAKEMAKE, "all", "--cores", "2", "-d", str(base / "local"), "--configfile", str(config)],
-                           cwd=REPO, capture_output=True, text=True)
-    assert local.returncode == 0, local.stdout[-3000:] + local.stderr[-3000:]
-    start = time.time()
-    log = base / "slurm.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([*SNAKEMAKE, *SLURM_ARGS, "all", "-d", str(base / "slurm"), "--configfile", str(config)],
-                                cwd=REPO, env=slurm_env(), stdout=out, stderr=subprocess.STDOUT)
+def slurm_runs(cluster, local_test_run, tmp_path_factory):
+    """The chain (with a cancel) and the slice on SLURM, and an uninterrupted local reference of
+    the chain's training job, all at once (SLURM's status-polling gaps leave the CPUs idle)."""
+    base = tmp_path_factory.mktemp("slurm")
+    local = local_test_run
+    dag = Dag(local_jobs(local))
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    stage = paths.STAGE_CHECKPOINT.format(model=next(iter(config["models"])), method=RESUMED_METHOD, stage=1,
+                                          tool_dataset=config["tasks"]["tool"]["dataset"])
+    chain = dag.ancestors({dag.job_of(stage)})
+    upstream = {out for i in chain for out in dag.jobs[i].outputs if not out.startswith(stage)}
+    copies = pick_slice(dag, skip_rules={dag.jobs[i].rule for i in chain})
+    slices = {f"slice{k}": {out for i in jobs for out in dag.jobs[i].outputs} for k, jobs in enumerate(copies)}
+    for name, outputs in slices.items():
+        seed(local, base / name, skip=outputs)
+    seed(local, base / "reference", only=upstream)
+    resume = resume_config(base)
+
+    began = time.time()
+    procs = {name: start([*SNAKEMAKE, *SLURM_ARGS, *sorted(outputs)], base / name, TEST_CONFIG,
+                         base / f"{name}.log", slurm_env()) for name, outputs in slices.items()}
+    procs["chain"] = start([*SNAKEMAKE, *SLURM_ARGS, stage], base / "chain", resume, base / "chain.log", slurm_env())
+    procs["reference"] = start([*SNAKEMAKE, "--cores", "1", stage], base / "reference", resume, base / "reference.log")
+    deadline = began + RUN_TIMEOUT
+    try:
+        cancelled = cancel_once_checkpointed(procs["chain"], base / "chain", stage)
+    finally:
+        rc = {name: finish(proc, deadline) for name, proc in procs.items()}
+    seconds = time.time() - began
+    print(f"SLURM: {sum(map(len, copies))} jobs in {len(copies)} copies of the local run, and a chain of "
+          f"{len(chain)} jobs with one cancelled: {seconds:.0f} s")
+    return {"base": base, "local": local, "dag": dag, "rc": rc, "seconds": seconds, "cancelled": cancelled,
+            "stage": stage, "upstream": upstream, "slices": slices,
+            "log": {name: (base / f"{name}.log").read_text() for name in procs}}
+
+
+# ---- tests -----------------------------------------------------------------------------------
+
+def test_every_rule_runs_on_slurm_and_gives_the_local_outputs(slurm_runs):
+    runs, base, local = slurm_runs, slurm_runs["base"], slurm_runs["local"]
+    for name in [*runs["slices"], "chain"]:
+        assert runs["rc"][name] == 0, f"{name} run failed:\n{runs['log'][name][-5000:]}"
+    on_slurm = set().union(*(submitted_rules(runs["log"][name]) for name in [*runs["slices"], "chain"]))
+    all_rules = {job.rule for job in runs["dag"].jobs}
+    assert on_slurm == all_rules, f"rules never submitted to SLURM: {sorted(all_rules - on_slurm)}"
+    for name, outputs in runs["slices"].items():
+        assert not differing(local, base / name, outputs), name
+    assert not differing(local, base / "chain", runs["upstream"])  # the chain's data, mixture and model
+
+
+def test_a_cancelled_training_job_resumes_from_its_checkpoint_without_data_loss(slurm_runs):
+    runs, base, stage = slurm_runs, slurm_runs["base"], slurm_runs["stage"]
+    assert runs["cancelled"], "the training job was never caught running with a checkpoint; lengthen it"
+    assert runs["rc"]["chain"] == 0 and runs["rc"]["reference"] == 0, runs["log"]["reference"][-3000:]
+    assert f"SLURM-job '{runs['cancelled'][0]}' failed, SLURM status is: 'CANCELLED'" in runs["log"]["chain"]
+    log = next((base / "chain").glob("results/logs/train_stage/**/*.log")).read_text()
+    assert f"resuming from {paths.stage_work_dir(stage)}/checkpoint-" in log, "the retry started over"
+    assert not (base / "chain" / paths.stage_work_dir(stage)).exists(), "the checkpoint folder was left behind"
+    ref, resumed = base / "reference" / stage, base / "chain" / stage
+    provenance = {p.name for p in ref.glob("*.json") if "resumed_from" in p.read_text()}
+    assert provenance, f"no provenance with resumed_from in {ref}"
+    assert not differing(base / "reference", base / "chain", {f"{stage}/{n.name}" for n in ref.iterdir()
+                                                                 if n.name not in provenance})
+    for name in provenance:  # the same steps, tokens and loss; only the timing and the resume differ
+        a, b = (json.loads((d / name).read_text()) for d in (ref, resumed))
+        assert b["resumed_from"] and not a["resumed_from"]
+        for key in ("resumed_from", "train_seconds"):
+            a.pop(key), b.pop(key)
+        assert a == b
+
+
+def leftovers(base: str) -> list[str]:
+    """Live processes of the runs (their command names the run folder) and job step daemons."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
         try:
-            cancelled = cancel_checkpointed_training(proc, base / "slurm") if HAS_TRAINING else []
-            rc = proc.wait(timeout=900)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(2)  # SIGINT: the executor cancels its SLURM jobs
-                proc.wait(timeout=120)
-    print(f"SLURM run of the whole test DAG: {time.time() - start:.0f} s")
-    return {"local": base / "local", "slurm": base / "slurm", "rc": rc, "log": log.read_text(),
-            "cancelled": cancelled}
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # it ended meanwhile
+            continue
+        if state != "Z" and (base in cmdline or cmdline.startswith("slurmstepd")):
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
 
 
-def test_whole_dag_on_slurm_gives_the_local_outputs(dag_runs):
-    assert dag_runs["rc"] == 0, dag_runs["log"][-5000:]
-    assert "submitted with SLURM jobid" in dag_runs["log"]  # really through the cluster
-    local, slurm = digests(dag_runs["local"]), digests(dag_runs["slurm"])
-    assert sorted(slurm) == sorted(local)
-    differing = [path for path in local if local[path] != slurm[path]]
-    assert not differing, f"outputs differ between the local and the SLURM run: {differing}"
-    assert not list(dag_runs["slurm"].rglob("*.partial")), "a training work dir was left behind"
-
-
-@pytest.mark.skipif(not HAS_TRAINING, reason="awaits rule train_stage in rules/training.smk")
-def test_a_cancelled_training_job_resumes_from_its_checkpoint(dag_runs):
-    assert dag_runs["cancelled"], "no training job was caught running with a checkpoint; lengthen its training"
-    states = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "State", "-j", ",".join(dag_runs["cancelled"])],
-                            capture_output=True, text=True).stdout
-    assert "CANCELLED" in states, states
-    logs = [p.read_text() for p in (dag_runs["slurm"] / "results/logs/train_stage").rglob("*.log")]
-    assert any("resuming from" in text for text in logs), "the rerun started over instead of resuming"
-    assert dag_runs["rc"] == 0  # and its outputs equal the uninterrupted local run's (test above)
-
-
-def test_no_job_is_left_on_the_cluster(dag_runs):
-    assert subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip() == ""
+def test_nothing_is_left_running(slurm_runs):
+    base = str(slurm_runs["base"])
+    queued = subprocess.run(["squeue", "-h", "-o", "%i %Z"], capture_output=True, text=True).stdout
+    assert base not in queued, queued
+    for _ in range(30):  # a finished job's slurmstepd may take a moment to exit
+        if not leftovers(base):
+            break
+        time.sleep(0.5)
+    assert not leftovers(base)
 
 
 BAD_INPUTS = {
     "unknown partition": ({"CITI_SLURM_PARTITION": "nosuch"}, {}, "invalid partition specified: nosuch"),
+    # the plugin checks the account against SLURM's accounting (sacctmgr) before sbatch
     "rejected account": ({"CITI_SLURM_ACCOUNT": "nosuch"}, {}, "account nosuch appears to be invalid"),
     "more GPUs than a node has": ({}, {"data": {"gpus": 8}}, "Requested node configuration is not available"),
 }
@@ -168,15 +248,31 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("case", BAD_INPUTS)
 def test_bad_cluster_settings_fail_fast_with_slurms_message_and_the_rule(case, cluster, tmp_path):
     env, resources, message = BAD_INPUTS[case]
-    config = write_config(tmp_path, **resources)
-    start = time.time()
-    proc = subprocess.run([*SNAKEMAKE, *SLURM_ARGS, "results/raw/embedded", "-d", str(tmp_path / "run"),
-                           "--configfile", str(config)], cwd=REPO, env=slurm_env(**env),
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    for group, spec in resources.items():
+        config["resources"].setdefault(group, {}).update(spec)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    began = time.time()
+    proc = subprocess.run([*SNAKEMAKE, *SLURM_ARGS, paths.EMBEDDED_ROOT, "-d", str(tmp_path / "run"),
+                           "--configfile", str(path)], cwd=REPO, env=slurm_env(**env),
                           capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert message in out and "Error in rule generate_embedded" in out, out[-3000:]
     retries = yaml.safe_load((REPO / "slurm" / "config.yaml").read_text())["retries"]
     assert out.count("Error in rule generate_embedded") <= retries + 1  # bounded, never resubmitted forever
-    assert time.time() - start < 120
-    assert not (tmp_path / "run" / "results" / "raw" / "embedded").exists()
+    assert time.time() - began < 120
+    assert not (tmp_path / "run" / paths.EMBEDDED_ROOT).exists()
+
+
+@pytest.mark.skipif(os.environ.get("CITI_SLURM_WHOLE_DAG") != "1",
+                    reason="the whole DAG on SLURM takes several times CI's budget; set CITI_SLURM_WHOLE_DAG=1")
+def test_whole_dag_on_slurm_gives_the_local_outputs(cluster, local_test_run, tmp_path):
+    proc = start([*SNAKEMAKE, *SLURM_ARGS, "all"], tmp_path / "run", TEST_CONFIG, tmp_path / "log", slurm_env())
+    began = time.time()
+    rc = finish(proc, began + 3 * RUN_TIMEOUT)
+    print(f"whole DAG on SLURM: {time.time() - began:.0f} s")
+    assert rc == 0, (tmp_path / "log").read_text()[-5000:]
+    outputs = {out for job in local_jobs(local_test_run) for out in job.outputs}
+    assert not differing(local_test_run, tmp_path / "run", outputs)

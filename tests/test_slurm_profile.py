@@ -75,3 +75,4 @@ def test_paper_configs_size_gpu_groups_for_their_backbone(config):
         assert resources[group].get("gpus", 0) >= 1, f"{config.name}: resources.{group} has no GPU"
     for group in ("data", "tables"):
         assert resources[group].get("gpus", 0) == 0, f"{config.name}: resources.{group} asks for a GPU"
+
