@@ -41,6 +41,7 @@ wildcard_constraints:
 
 
 include: "rules/data.smk"
+include: "rules/tool_turns.smk"
 include: "rules/models.smk"
 include: "rules/analysis.smk"
 include: "rules/training.smk"

@@ -15,6 +15,7 @@ from citi import paths
 from citi.cluster import group_resources
 from citi.config import check_config
 from citi.data.mixtures import GENERAL_TASKS, mixture_tasks
+from citi.data.tool_turns import mixture_tool_file
 from citi.records import TASKS
 from citi.sources import local_path, source_kind
 
@@ -51,7 +52,9 @@ def task_data(task):
 
 
 def mixture_inputs(wildcards):
-    return {task: task_data(task) for task in mixture_tasks(config["mixtures"][wildcards.mixture])}
+    spec = config["mixtures"][wildcards.mixture]
+    # the tool data may be its per-turn (TL-Training) form: mixtures.<name>.tool_turns
+    return {task: mixture_tool_file(config, spec) if task == "tool" else task_data(task) for task in mixture_tasks(spec)}
 
 
 def data_targets():

@@ -1,6 +1,7 @@
 # Input functions and targets of the evaluation rules (kept apart from the rules: snakemake lint).
 
 from citi.evaluation.runner import loopback_model, needs_endpoint, benchmark_spec
+from citi.tables import spec as table_spec
 
 
 def eval_benchmarks():
@@ -35,4 +36,5 @@ def score_inputs(wildcards):
 
 def evaluation_targets():
     return [paths.METRICS.format(model=model, method=method, benchmark=benchmark)
-            for model in config["models"] for method in eval_methods() for benchmark in eval_benchmarks()]
+            for model in config["models"] for benchmark in eval_benchmarks()
+            for method in table_spec.evaluated_methods(config, benchmark)]

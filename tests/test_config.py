@@ -128,7 +128,7 @@ def test_boolean_yaml_key_is_named(tmp_path):
     from citi.config import load_config
 
     cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
-    text = yaml.safe_dump(cfg).replace("methods:\n", "methods:\n  on: 1\n", 1)
+    text = yaml.safe_dump(cfg).replace("\nmethods:\n", "\nmethods:\n  on: 1\n", 1)  # the top-level key
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
     with pytest.raises(ConfigError, match=r"key True under 'methods'.*quote it"):

@@ -97,3 +97,33 @@ def test_url_source_downloads_once_into_the_cache(tmp_path, monkeypatch):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_url_folder_source_fetches_each_file_with_its_layout(shared_data, tmp_path, monkeypatch):
+    """The paper configs' MT-Bench source: FastChat's data folder over HTTP, served here from the real copy."""
+    import shutil
+
+    from citi.data import adapters
+
+    served = tmp_path / "www" / "data"
+    shutil.copytree(shared_data / "mt_bench", served / "mt_bench")
+    shutil.move(served / "mt_bench" / "judge_prompts.jsonl", served / "judge_prompts.jsonl")  # FastChat's layout
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "www"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.chdir(tmp_path)
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/data/"
+        source = base + "{mt_bench/question.jsonl,mt_bench/reference_answer/gpt-4.jsonl,judge_prompts.jsonl}"
+        folder = sources.resolve(source).path
+        assert (folder / "mt_bench/reference_answer/gpt-4.jsonl").read_bytes() == \
+            (shared_data / "mt_bench/reference_answer/gpt-4.jsonl").read_bytes()
+        adapter = adapters.get("mt_bench")
+        records = adapter.load(folder, "test")
+        assert len(records) == 80 and sum(bool(r["meta"].get("reference")) for r in records) == 30
+        assert len(adapter.load(folder, "judge_prompts")) == 8
+        with pytest.raises(SourceError, match=r"not a relative path"):
+            sources.resolve(base + "{../etc/passwd}")
+    finally:
+        server.shutdown()
+        server.server_close()

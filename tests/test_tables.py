@@ -22,7 +22,7 @@ from citi.tables.plot import plot, points
 
 REPO = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("call_correctness_official", "call_correctness_corrected", "rouge_l", "accuracy", "pass@1",
-                "mt_bench", "P", "R", "O")
+                "mt_bench", "P", "R", "O", "TS", "PI", "CF")
 
 
 def fake_metrics(config: dict, root: Path, tables=("main",), seed: int = 0) -> None:
@@ -38,6 +38,13 @@ def fake_metrics(config: dict, root: Path, tables=("main",), seed: int = 0) -> N
                                     "n": rng.randint(3, 9), "cap": None, "item_ids": [], "config_hash": "hand"})
 
 
+def main_rows(config: dict) -> list[str]:
+    """The main table's methods as the config asks for them: base, then tables.main_methods that exist."""
+    wanted = [m for m in config["tables"]["main_methods"] if m in config["methods"]]
+    assert {"ft", "lora", "citi"} <= set(wanted)  # the paper's Table 3 rows are always there
+    return ["base", *wanted]
+
+
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -45,7 +52,11 @@ def read_csv(path: Path) -> list[dict]:
 
 @pytest.fixture
 def test_config():
-    return load_config(REPO / "config/test.yaml")
+    """The test config with every benchmark run for every method (as in the paper configs)."""
+    config = load_config(REPO / "config/test.yaml")
+    config["evaluation"]["general"]["methods"] = None
+    config["evaluation"]["benchmarks"]["mt_bench"]["methods"] = None
+    return config
 
 
 def test_main_table_rows_columns_and_every_number_traced(test_config, tmp_path):
@@ -55,7 +66,7 @@ def test_main_table_rows_columns_and_every_number_traced(test_config, tmp_path):
     render.write(table, out / "main.csv", out / "main.md", out / "main.sources.json")
     rows = read_csv(out / "main.csv")
     model = next(iter(test_config["models"]))
-    assert [(r["model"], r["method"]) for r in rows] == [(model, m) for m in ("base", "ft", "lora", "citi")]
+    assert [(r["model"], r["method"]) for r in rows] == [(model, m) for m in main_rows(test_config)]
     names = [c["name"] for c in test_config["tables"]["columns"]]
     assert list(rows[0])[:4] == ["model", "method", "label", "config_hash"]
     assert [h for h in rows[0] if h in names] == names
@@ -66,6 +77,10 @@ def test_main_table_rows_columns_and_every_number_traced(test_config, tmp_path):
         for col in spec.columns(test_config):
             cell = src["cells"][col.name]
             files = [cell["path"]] if isinstance(cell["path"], str) else cell["path"]
+            if spec.not_evaluated(test_config, spec.Row(row["model"], row["method"], "", ""), col):
+                # the config skips this benchmark for this method: an empty cell that says so, no file read
+                assert row[col.name] == "" and cell["why"] and not (tmp_path / files[0]).exists()
+                continue
             data = [read_json(tmp_path / f) for f in files]
             assert [f"results/eval/{row['model']}/{row['method']}/{b}/metrics.json" for b in spec.benchmarks(col)] == files
             n = sum(d["n"] for d in data)
@@ -74,6 +89,29 @@ def test_main_table_rows_columns_and_every_number_traced(test_config, tmp_path):
             assert int(row[f"{col.name} n"]) == n
     md = (out / "main.md").read_text()
     assert all(name in md for name in names) and "main.sources.json" in md
+
+
+def test_benchmark_methods_limit_evaluation_and_table_inputs(tmp_path):
+    """evaluation.general.methods / evaluation.benchmarks.<b>.methods: only those rows need the metrics."""
+    test_config = load_config(REPO / "config/test.yaml")
+    general = test_config["evaluation"]["general"]["methods"]
+    needed = spec.required_inputs(test_config, "main")
+    assert len(general) < len(spec.rows(test_config, "main"))  # the limit is really exercised
+    for bench in {b for c in spec.columns(test_config) for b in spec.benchmarks(c)} & \
+            set(test_config["evaluation"]["general"]["benchmarks"]):
+        assert {p.split("/")[3] for p in needed if p.split("/")[4] == bench} == set(general)
+    assert {p.split("/")[3] for p in needed if p.split("/")[4] == "mt_bench"} == \
+        set(test_config["evaluation"]["benchmarks"]["mt_bench"]["methods"])
+    bad = {**test_config, "evaluation": {**test_config["evaluation"], "benchmarks": {
+        **test_config["evaluation"]["benchmarks"], "mt_bench": {**test_config["evaluation"]["benchmarks"]["mt_bench"],
+                                                              "methods": ["base", "nosuch"]}}}}
+    with pytest.raises(ConfigError, match=r"evaluation\.benchmarks\.mt_bench\.methods.*nosuch"):
+        spec.required_inputs(bad, "main")
+    fake_metrics(test_config, tmp_path)  # only what is needed: the skipped cells are empty and marked
+    table = build.build(test_config, "main", tmp_path)
+    lora = next(r for r in table["rows"] if r["method"] == "lora")
+    assert lora["cells"]["math (embedded)"]["value"] is None and lora["cells"]["math (embedded)"]["why"]
+    assert "n/e" in render.to_markdown(table)
 
 
 def test_missing_metrics_file_is_named_unless_optional(test_config, tmp_path):
@@ -178,8 +216,9 @@ def test_tradeoff_plot_has_one_point_per_method_with_base(test_config, tmp_path)
     fake_metrics(test_config, tmp_path)
     table = build.build(test_config, "main", tmp_path)
     pts = points(table)
-    assert [p["method"] for p in pts] == ["base", "ft", "lora", "citi"]
-    tool = [c.name for c in spec.columns(test_config) if c.kind == "tool"]
+    assert [p["method"] for p in pts] == main_rows(test_config)
+    tool = [c.name for c in spec.columns(test_config) if c.kind == "tool" and c.plot]  # TS/PI/CF: details
+    assert len(tool) < len([c for c in spec.columns(test_config) if c.kind == "tool"])
     base = table["rows"][0]["cells"]
     assert pts[0]["tool"] == pytest.approx(sum(base[n]["value"] for n in tool) / len(tool))
     png = tmp_path / "tradeoff.png"
@@ -218,7 +257,7 @@ def test_rules_build_main_table_and_plot_and_the_report_shows_them(test_config, 
     common = ["-d", str(work), "--allowed-rules", "make_table", "plot_tradeoff"]
     snakemake(*targets, "--cores", "1", *common, "--configfile", str(REPO / "config/test.yaml"))
     rows = read_csv(work / "results/tables/main.csv")
-    assert [r["method"] for r in rows] == ["base", "ft", "lora", "citi"]
+    assert [r["method"] for r in rows] == main_rows(test_config)
     assert (work / "results/tables/main.md").is_file() and (work / "results/tables/main.sources.json").is_file()
     report = work / "report.html"
     snakemake(*targets, "--cores", "1", *common, "--report", str(report), "--configfile", str(REPO / "config/test.yaml"))
@@ -237,3 +276,18 @@ def test_rules_build_main_table_and_plot_and_the_report_shows_them(test_config, 
                      "Array.from(document.images).map(i => i.naturalWidth).join(',')); };</script></body></html>")
     widths = re.search(r'data-widths="([^"]*)"', headless(probe.as_uri(), tmp_path / "profile2")).group(1)
     assert len(widths.split(",")) == len(images) and all(int(w) > 0 for w in widths.split(",")), widths
+
+
+@pytest.mark.parametrize("path", sorted(p for p in (REPO / "config").rglob("*.yaml") if p.name != "schema.yaml"),
+                         ids=lambda p: str(p.relative_to(REPO)))
+def test_every_config_evaluates_every_table_column(path):
+    """A column naming a benchmark no evaluation produces would silently drop the tables from `all`."""
+    config = load_config(path)
+    assert spec.unproduced(config, spec.evaluated_benchmarks(config)) == []
+    assert paths_main_table() in spec.targets(config)
+
+
+def paths_main_table() -> str:
+    from citi import paths
+
+    return paths.MAIN_TABLE

@@ -27,8 +27,13 @@ def snakemake(*args, cwd=REPO, check=True):
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
-def test_dry_run_resolves_the_whole_dag(config, tmp_path):
-    out = snakemake("all", "-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(config)).stdout
+def test_dry_run_resolves_the_whole_dag(config, tmp_path, request):
+    workdir = tmp_path
+    if "../shared/data/" in config.read_text():  # a config on the real data, relative to the run directory
+        shared = request.getfixturevalue("shared_data")
+        (tmp_path / "shared").symlink_to(shared.parent)
+        workdir = tmp_path / "run"
+    out = snakemake("all", "-n", "--cores", "2", "-d", str(workdir), "--configfile", str(config)).stdout
     assert "materialize_model" in out and "prepare_split" in out and "build_mixture" in out
 
 
@@ -72,14 +77,14 @@ def test_every_rule_declares_log_benchmark_resources_and_an_existing_conda_env()
 
 
 @pytest.mark.slow
-def test_end_to_end_test_config_is_deterministic_and_complete(tmp_path):
-    # The whole DAG once; the data and model stages a second time, to show they are deterministic
-    # (training and evaluation determinism have their own tests: resume gives identical weights and predictions).
-    a, b = tmp_path / "a", tmp_path / "b"
+def test_end_to_end_test_config_is_deterministic_and_complete(local_test_run, tmp_path):
+    # The whole DAG once (the session's shared run, also compared with SLURM's in test_slurm.py); the
+    # data and model stages a second time, to show they are deterministic (training and evaluation
+    # determinism have their own tests: resume gives identical weights and predictions).
+    a, b = local_test_run, tmp_path / "b"
     config = yaml.safe_load((REPO / "config/test.yaml").read_text())
     upstream = ([f"results/data/{d}/{split}.jsonl" for d, spec in config["datasets"].items() for split in spec["splits"]]
                 + [f"results/mixtures/{m}.jsonl" for m in config["mixtures"]] + ["results/models/tiny"])
-    snakemake("all", "--cores", "2", "-d", str(a), "--configfile", str(REPO / "config/test.yaml"))
     snakemake(*upstream, "--cores", "2", "-d", str(b), "--configfile", str(REPO / "config/test.yaml"))
     for dataset, spec in config["datasets"].items():
         for split, split_spec in spec["splits"].items():
@@ -95,6 +100,14 @@ def test_end_to_end_test_config_is_deterministic_and_complete(tmp_path):
     assert (model / "config.json").is_file() and (model / "tokenizer_config.json").is_file()
     assert (model / "model.safetensors").read_bytes() == (b / "results/models/tiny/model.safetensors").read_bytes()
     assert list((a / "results/logs").rglob("*.log")) and list((a / "results/benchmarks").rglob("*.tsv"))
+    # the tables: every configured main-table method is a row, and every filled cell comes from a metrics file
+    main = json.loads((a / "results/tables/main.sources.json").read_text())
+    wanted = ["base", *[m for m in config["tables"]["main_methods"] if m in config["methods"]]]
+    assert [r["method"] for r in main["rows"]] == wanted
+    filled = [c for r in main["rows"] for c in r["cells"].values() if c["value"] is not None]
+    assert filled and all((a / c["path"]).is_file() for c in filled if isinstance(c["path"], str))
+    assert all((a / f"results/tables/{t}.csv").is_file() for t in ("main", "ablations", "analysis"))
+    assert (a / "results/figures/tradeoff.png").is_file()
     # resumable: a finished run has nothing left to do
     again = snakemake("all", "-n", "--cores", "2", "-d", str(a), "--configfile", str(REPO / "config/test.yaml")).stdout
     assert "Nothing to be done" in again

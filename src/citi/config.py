@@ -116,6 +116,10 @@ def _check_references(config: dict, source: str) -> None:
         if "mixture" in spec and spec["mixture"] not in config["mixtures"]:
             problems.append(f"config key 'methods.{method}.mixture': unknown mixture '{spec['mixture']}'; "
                             f"defined: {', '.join(config['mixtures'])}")
+        estimators = config.get("importance", {}).get("estimators", {})
+        if "importance" in spec and spec["importance"] not in estimators:
+            problems.append(f"config key 'methods.{method}.importance': no estimator '{spec['importance']}' under "
+                            f"importance.estimators; defined: {', '.join(estimators) or 'none'}")
         source = spec.get("replace_from")
         if source is not None and (source not in methods or "replace_from" in methods[source]):
             problems.append(f"config key 'methods.{method}.replace_from': '{source}' is not a configured "

@@ -14,6 +14,9 @@ DOWNLOADS = f"{RESULTS}/cache/downloads"  # URL sources, fetched once
 MODEL = f"{RESULTS}/models/{{model}}"
 DATA = f"{RESULTS}/data/{{dataset}}/{{split}}.jsonl"
 DATA_MANIFEST = f"{RESULTS}/data/{{dataset}}/{{split}}.manifest.json"
+# TL-Training (issue 8): a tool split as per-turn examples; {turns}: all (plain SFT) | mae (MAE-filtered)
+TOOL_TURNS = f"{RESULTS}/turns/{{dataset}}/{{split}}/{{turns}}.jsonl"
+TOOL_TURNS_MANIFEST = f"{RESULTS}/turns/{{dataset}}/{{split}}/{{turns}}.manifest.json"
 MIXTURE = f"{RESULTS}/mixtures/{{mixture}}.jsonl"
 MIXTURE_MANIFEST = f"{RESULTS}/mixtures/{{mixture}}.manifest.json"
 
@@ -38,6 +41,10 @@ def benchmark(rule: str, pattern: str = "") -> str:
 IMPORTANCE = f"{RESULTS}/importance/{{model}}/{{task}}.csv"
 IMPORTANCE_TENSOR = f"{RESULTS}/importance/{{model}}/{{task}}.pt"
 SELECTION = f"{RESULTS}/selection/{{model}}/{{selection}}.json"
+# a named importance estimator (importance.estimators.<estimator>): the same files, one folder down
+ESTIMATOR_IMPORTANCE = f"{RESULTS}/importance/{{model}}/{{estimator}}/{{task}}.csv"
+ESTIMATOR_IMPORTANCE_TENSOR = f"{RESULTS}/importance/{{model}}/{{estimator}}/{{task}}.pt"
+ESTIMATOR_SELECTION = f"{RESULTS}/selection/{{model}}/{{estimator}}/{{selection}}.json"
 IMPORTANCE_FIGURES = f"{RESULTS}/figures/importance/{{model}}"  # heatmaps, jaccard, spearman
 # {tuned}: a method name (its final checkpoint) or a configured tuned-model name
 REPRESENTATION = f"{RESULTS}/representation/{{model}}/{{tool_dataset}}/{{tuned}}"
@@ -61,6 +68,10 @@ PREDICTIONS = f"{EVAL}/predictions.jsonl"
 METRICS = f"{EVAL}/metrics.json"
 # One OpenCompass run per model x method for all general benchmarks: config, data cache, its outputs
 OPENCOMPASS_WORK = f"{RESULTS}/opencompass/{{model}}/{{method}}"
+# The chat turns OpenCompass renders for each cross-checked benchmark's template (one file per config)
+OPENCOMPASS_PROMPTS = f"{RESULTS}/opencompass/prompts.json"
+# lm-eval's second score of a GSM8K-like general benchmark (evaluation.general.crosscheck)
+CROSSCHECK = f"{EVAL}/crosscheck_lm_eval.json"
 
 # ---- tables and report (issue 6) -----------------------------------------------------
 TABLES = f"{RESULTS}/tables"

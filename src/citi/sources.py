@@ -4,6 +4,8 @@ Source strings (``datasets.<name>.source`` in the config):
 
 - ``hub:<org>/<name>``        a Hugging Face dataset repo, at ``revision``
 - ``https://...``             a single file, downloaded once into the cache
+- ``https://.../{a,b/c}``     a folder of several files (e.g. GitHub raw): each one fetched once,
+                              keeping its relative path, and the cache folder returned
 - ``pypi:<module>/<path>``    a data file shipped inside an installed package
 - ``generated:<kind>``        the project's own generated data (results/raw/embedded/<kind>)
 - anything else               a local file or folder; ``$VARS`` are expanded
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +65,9 @@ def resolve(source: str, revision: str | None = None, owner: str = "source",
     if kind == "hub":
         return _resolve_hub(source[4:], revision, owner, allow_patterns)
     if kind == "url":
+        folder = URL_FOLDER.match(source)
+        if folder:
+            return Resolved(_download_folder(folder["base"], folder["files"].split(","), owner), "url")
         return Resolved(_download(source, owner), "url")
     if kind == "pypi":
         return Resolved(_resolve_pypi(source[5:], owner), "pypi")
@@ -92,9 +98,22 @@ def _resolve_hub(repo_id: str, revision: str | None, owner: str, allow_patterns)
     return Resolved(folder, "hub", folder.name if folder.parent.name == "snapshots" else revision)
 
 
-def _download(url: str, owner: str) -> Path:
+URL_FOLDER = re.compile(r"^(?P<base>https?://\S+/)\{(?P<files>[^{}/][^{}]*)\}$")
+
+
+def _download_folder(base: str, files: list[str], owner: str) -> Path:
+    """Fetch ``base + f`` for each relative path f into one cache folder (its layout kept)."""
+    folder = DOWNLOAD_CACHE / hashlib.sha256((base + ",".join(files)).encode()).hexdigest()[:16]
+    for rel in (f.strip() for f in files):
+        if not rel or rel.startswith("/") or ".." in rel.split("/"):
+            raise SourceError(f"{owner}: '{rel}' in '{base}{{...}}' is not a relative path inside the folder")
+        _download(base + rel, owner, folder / rel)
+    return folder
+
+
+def _download(url: str, owner: str, target: Path | None = None) -> Path:
     name = url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "download"
-    target = DOWNLOAD_CACHE / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    target = target or DOWNLOAD_CACHE / hashlib.sha256(url.encode()).hexdigest()[:16] / name
     if target.exists():
         return target
     try:

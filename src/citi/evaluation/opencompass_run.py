@@ -2,44 +2,78 @@
 
 OpenCompass lives in its own environment (transformers 4.x, numpy 1.x). This
 module runs in either environment (standard library and citi only) and starts
-OpenCompass with the interpreter ``opencompass_python`` finds.
+OpenCompass with the interpreter ``opencompass_python`` finds
+(citi.evaluation.opencompass_process). The lm-eval cross-checks of GSM8K-like
+benchmarks, run before it in the main env, are joined into their metrics here.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from .. import paths
 from ..errors import ConfigError
-from ..io import dumps_record, sha256_text, write_json, write_text
-from .opencompass_config import CITI_TEMPLATE, render
+from ..io import dumps_record, read_json, sha256_text, write_json, write_text
+from .crosscheck import attach, crosscheck_names, opencompass_items
+from .opencompass_config import render
 from .opencompass_data import write_benchmark
+from .opencompass_process import (describe_templates, failure_message, installed_version, outputs_dir,
+                                  run_opencompass)
 from .opencompass_summary import OpenCompassError, find_summary, read_summary
 
 REPO = Path(__file__).resolve().parents[3]
-SRC = Path(__file__).resolve().parents[2]
 
 
 def general_benchmarks(config: dict) -> dict:
-    """name -> spec with the cap resolved (evaluation.cap when the benchmark sets none)."""
+    """name -> spec of each enabled benchmark, its cap resolved (evaluation.cap when it sets none)."""
     ev = config.get("evaluation", {})
     out = {}
     for name, spec in ev.get("general", {}).get("benchmarks", {}).items():
-        out[name] = {"max_out_len": None, **spec, "cap": spec.get("cap", ev.get("cap"))}
+        if spec.get("enabled", True):
+            out[name] = {"max_out_len": None, **spec, "cap": spec.get("cap", ev.get("cap"))}
     return out
 
 
+def crosscheck_files(config: dict, model: str, method: str) -> dict[str, str]:
+    """benchmark -> the lm-eval cross-check file the OpenCompass run of ``model`` x ``method`` joins in.
+
+    Every cross-checked benchmark, for the methods of evaluation.general.crosscheck.methods (null: all).
+    """
+    general = config.get("evaluation", {}).get("general", {})
+    methods = (general.get("crosscheck") or {}).get("methods")
+    if methods is not None:
+        unknown = [m for m in methods if m not in general_methods(config)]
+        if unknown:
+            raise ConfigError(f"config key 'evaluation.general.crosscheck.methods': {', '.join(map(repr, unknown))} "
+                              f"is not one of the general methods ({', '.join(general_methods(config))})")
+        if method not in methods:
+            return {}
+    return {name: paths.CROSSCHECK.format(model=model, method=method, benchmark=name)
+            for name in crosscheck_names(general_benchmarks(config), general)}
+
+
+def general_methods(config: dict) -> list[str]:
+    """The methods the general benchmarks run for: evaluation.general.methods, or base and every method."""
+    chosen = config.get("evaluation", {}).get("general", {}).get("methods")
+    every = ["base", *config.get("methods", {})]
+    if chosen is None:
+        return every
+    unknown = [m for m in chosen if m not in every]
+    if unknown:
+        raise ConfigError(f"config key 'evaluation.general.methods': {', '.join(map(repr, unknown))} is not "
+                          f"'base' or a key of methods")
+    return list(chosen)
+
+
 def general_eval_targets(config: dict) -> list[str]:
-    """Every model x method ("base" and each trained method) x general benchmark metrics file."""
+    """Every model x general method x general benchmark metrics file."""
     names = list(general_benchmarks(config))
     return [paths.METRICS.format(model=model, method=method, benchmark=name)
-            for model in config["models"] for method in ["base", *config.get("methods", {})] for name in names]
+            for model in config["models"] for method in general_methods(config) for name in names]
 
 
 def opencompass_python(oc: dict) -> str:
@@ -60,10 +94,14 @@ def opencompass_python(oc: dict) -> str:
 
 
 def run_general_eval(config: dict, model: str, method: str, model_dir: str, work: str | Path,
-                     metrics: dict[str, str]) -> dict:
-    """Evaluate ``model_dir`` on every general benchmark; write ``metrics[name]``; return the scores."""
+                     metrics: dict[str, str], crosschecks: dict[str, str] | None = None) -> dict:
+    """Evaluate ``model_dir`` on every general benchmark; write ``metrics[name]``; return the scores.
+
+    ``crosschecks``: benchmark name -> the lm-eval cross-check file to join into its metrics.
+    """
     benchmarks = general_benchmarks(config)
-    oc = config["evaluation"]["general"]["opencompass"]
+    general = config["evaluation"]["general"]
+    oc = general["opencompass"]
     work = Path(work)
     if work.exists():
         shutil.rmtree(work)  # a rerun starts clean: OpenCompass reuses stale predictions otherwise
@@ -73,7 +111,7 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
         split = paths.DATA.format(dataset=spec["dataset"], split=spec["split"])
         data[name] = write_benchmark(name, spec["kind"], split, spec["cap"], cache)
     python = opencompass_python(oc)
-    version = _installed_version(python)
+    version = installed_version(python)
     if version != oc["version"]:
         raise ConfigError(f"evaluation.general.opencompass.version: config says {oc['version']}, "
                           f"{python} has OpenCompass {version}")
@@ -83,13 +121,16 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
     text = render(abbr, str(Path(model_dir).resolve()), benchmarks, {n: d["path"] for n, d in data.items()},
                   oc, described)
     write_text(config_path, text)
-    _run_opencompass(python, config_path, work / "outputs", cache)
-    summary = find_summary(work / "outputs")
-    scores = read_summary(summary, abbr, benchmarks)
+    excerpt = run_opencompass(python, config_path, work, cache)
+    try:
+        summary = find_summary(outputs_dir(work))
+        scores = read_summary(summary, abbr, benchmarks)
+    except OpenCompassError as e:  # exit 0, but a task failed: its cause is in the log
+        raise OpenCompassError(failure_message(str(e).rstrip("."), excerpt, work)) from None
 
     for name, spec in benchmarks.items():
         settings = {"benchmark": spec, "opencompass": oc, "model": model, "method": method}
-        write_json(metrics[name], {
+        record = {
             "benchmark": name, "model": model, "method": method, "scorer": "opencompass",
             "metrics": scores[name], "n": data[name]["n"], "cap": spec["cap"], "item_ids": data[name]["item_ids"],
             "config_hash": sha256_text(dumps_record(settings))[:16],
@@ -97,45 +138,10 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
                        "prompt_sha256": described.get(spec["template"], {}).get("prompt_sha256"),
                        "max_out_len": spec["max_out_len"], "dtype": oc["dtype"],
                        "summary": str(summary), "config": str(config_path)},
-        })
+        }
+        if name in (crosschecks or {}):
+            predictions = summary.parent.parent / "predictions" / abbr / f"{name}.json"
+            attach(record, read_json(crosschecks[name]), str(crosschecks[name]),
+                   opencompass_items(predictions), general["crosscheck"]["gap_points"])
+        write_json(metrics[name], record)
     return scores
-
-
-def describe_templates(python: str, benchmarks: dict) -> dict:
-    """opencompass_templates' description of every OpenCompass template the benchmarks name."""
-    modules = sorted({b["template"] for b in benchmarks.values() if b["template"] != CITI_TEMPLATE})
-    if not modules:
-        return {}
-    proc = subprocess.run([python, "-m", "citi.evaluation.opencompass_templates", *modules], env=_env(),
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise OpenCompassError(f"describing OpenCompass templates {modules} failed: {proc.stderr.strip()[-800:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _env(cache: Path | None = None) -> dict:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p),
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
-    if cache is not None:
-        env["COMPASS_DATA_CACHE"] = str(cache.resolve())  # nothing is looked up (or downloaded) elsewhere
-    return env
-
-
-def _installed_version(python: str) -> str:
-    proc = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('opencompass'))"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise ConfigError(f"{python} cannot import OpenCompass: {proc.stderr.strip()[-500:]}")
-    return proc.stdout.strip()
-
-
-def _run_opencompass(python: str, config_path: Path, out_dir: Path, cache: Path) -> None:
-    env = _env(cache)
-    cmd = [python, "-c", "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()",
-           str(config_path), "--work-dir", str(out_dir), "--max-num-workers", "1", "--debug"]
-    print("running:", " ".join(cmd), flush=True)
-    proc = subprocess.run(cmd, env=env, stdout=sys.stdout, stderr=sys.stderr)
-    if proc.returncode != 0:
-        raise OpenCompassError(f"opencompass exited with {proc.returncode} on {config_path} "
-                               f"(its task logs are under {out_dir}/*/logs)")

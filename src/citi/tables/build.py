@@ -22,6 +22,9 @@ def read_cell(path: Path, column: spec.Column) -> dict:
     metrics = data.get("metrics") if isinstance(data, dict) else None
     if not isinstance(metrics, dict):
         raise RecordError(f"{path}: no 'metrics' object (expected the evaluators' metrics.json format)")
+    if column.metric not in metrics and column.optional:  # e.g. TS/PI/CF of a file scored before they existed
+        return {"value": None, "n": data.get("n"), "cap": data.get("cap"), "config_hash": data.get("config_hash"),
+                "why": f"metric '{column.metric}' not in this metrics file"}
     if column.metric not in metrics:
         raise RecordError(f"{path}: metric '{column.metric}' (table column '{column.name}') is missing; "
                           f"the file has: {', '.join(sorted(metrics)) or 'none'}")
@@ -55,11 +58,15 @@ def build(config: dict, table: str, root: str | Path = ".") -> dict:
         for col in columns:
             rels = spec.metrics_paths(row, col)
             missing = [rel for rel in rels if not (root / rel).is_file()]
-            if missing and not col.optional:
+            skipped = spec.not_evaluated(config, row, col)
+            if missing and not col.optional and not skipped:
                 raise SourceError(f"{missing[0]}: missing metrics for table '{table}', column '{col.name}' "
                                   f"(row {row.key}); build it with `snakemake {missing[0]}`, or set "
                                   f"optional: true on that column in tables.columns")
-            if missing:
+            if missing and skipped:
+                cell = {"value": None, "n": None, "missing": missing,
+                        "why": "not evaluated (the benchmark's methods in the config)"}
+            elif missing:
                 cell = {"value": None, "n": None, "missing": missing}
             else:
                 cell = pool([{**read_cell(root / rel, col), "path": rel} for rel in rels])

@@ -72,7 +72,7 @@ def to_markdown(table: dict) -> str:
         cells = []
         for col in cols:
             cell = row["cells"][col["name"]]
-            text = _fmt(cell.get("value")) or "–"
+            text = _fmt(cell.get("value")) or ("n/e" if cell.get("why") else "–")
             if cell.get("paper") is not None:
                 text += f" ({cell['paper']:.2f})"
             cells.append(text)
@@ -82,6 +82,8 @@ def to_markdown(table: dict) -> str:
         ns = sorted({row["cells"][col["name"]].get("n") for row in table["rows"]} - {None})
         lines.append(f"- **{col['name']}** ({col['kind']}): {_benchmarks(col)} / `{col['metric']}`, "
                      f"n = {', '.join(map(str, ns)) or '–'}")
+    if any(c.get("why") for row in table["rows"] for c in row["cells"].values()):
+        lines += ["", "n/e: not evaluated for this method (the benchmark's `methods` in the config)."]
     lines += ["", f"Every number traces to a metrics file listed in {table['table']}.sources.json.", ""]
     return "\n".join(lines)
 

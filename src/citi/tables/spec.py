@@ -19,8 +19,12 @@ LABELS = {"base": "base", "ft": "FT", "lora": "LoRA", "citi": "CITI",
           "ft_dm": "FT+DM", "lora_dm": "LoRA+DM", "uco_only": "UCO only", "rp_mi": "RP+MI",
           "wo_molora": "w/o MOLoRA", "wo_lr": "w/o L_r", "wo_rp": "w/o RP",
           "top20_lora": "LoRA top", "bottom20_lora": "LoRA bottom", "random20_lora": "LoRA random",
-          "top20_full": "Full top", "bottom20_full": "Full bottom", "random20_full": "Full random"}
-ABLATIONS = ("ft_dm", "lora_dm", "uco_only", "rp_mi", "wo_molora", "wo_lr", "wo_rp")  # Tables 5-6
+          "top20_full": "Full top", "bottom20_full": "Full bottom", "random20_full": "Full random",
+          # TL-Training (tl-training.md): its ablation SFT -> +MAE / +PKT / +IRM / all three, and CITI with PKT
+          "sft": "SFT (per turn)", "sft_mae": "SFT+MAE", "sft_pkt": "SFT+PKT", "sft_irm": "SFT+IRM",
+          "tl_training": "TL-Training", "citi_pkt": "CITI+PKT"}
+ABLATIONS = ("ft_dm", "lora_dm", "uco_only", "rp_mi", "wo_molora", "wo_lr", "wo_rp",  # Tables 5-6
+             "sft", "sft_mae", "sft_pkt", "sft_irm", "tl_training")  # TL-Training's ablation (no paper numbers here)
 PARTIAL_TUNING = ("top20_lora", "bottom20_lora", "random20_lora", "top20_full", "bottom20_full", "random20_full")  # Table 2
 REPLACEMENT = dict(zip(("replace_top20", "replace_top50", "replace_bottom20", "replace_bottom50"), REPLACEMENT_LABELS))  # Table 1
 
@@ -33,6 +37,7 @@ class Column:
     kind: str  # tool | general
     paper: str | None = None  # the paper's column key where the benchmark is the paper's
     optional: bool = False
+    plot: bool = True  # counts toward the trade-off plot's axis of its kind (TS/PI/CF details do not)
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,15 @@ def columns(config: dict) -> list[Column]:
     return cols
 
 
+def variant_label(config: dict, estimator: str) -> str:
+    """The row label of CITI on a named estimator's selection, e.g. "CITI (ablation importance, mean)"."""
+    importance = config.get("importance", {})
+    spec = {**importance, **importance.get("estimators", {}).get(estimator, {})}
+    method = spec.get("method", estimator)
+    how = f", {spec.get('replacement', 'zero')}" if method in ("ablation", "local") else ""
+    return f"CITI ({method} importance{how})"
+
+
 def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
     """(method, label, paper row) in the paper's order, for the methods the config defines."""
     defined = config.get("methods", {})
@@ -64,7 +78,10 @@ def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
         wanted = [m for m in config.get("tables", {}).get("main_methods", ["ft", "lora", "citi"]) if m in defined]
         return [("base", "base", "base")] + [(m, LABELS.get(m, m), m) for m in wanted]
     if table == "ablations":
-        return [(m, LABELS[m], m) for m in ABLATIONS if m in defined]
+        # the paper's ablations, then CITI on another importance estimator's selection (no paper numbers)
+        variants = [(m, variant_label(config, spec["importance"]), m)
+                    for m, spec in defined.items() if m.startswith("citi_") and "importance" in spec]
+        return [(m, LABELS[m], m) for m in ABLATIONS if m in defined] + variants
     if table == "analysis":
         rows = [(m, label, label) for m, label in REPLACEMENT.items() if m in defined]
         if rows:  # Table 1 compares with the untouched model ("vanilla")
@@ -90,10 +107,32 @@ def metrics_paths(row: Row, column: Column) -> list[str]:
     return [paths.METRICS.format(model=row.model, method=row.method, benchmark=b) for b in benchmarks(column)]
 
 
+def not_evaluated(config: dict, row: Row, column: Column) -> bool:
+    """True when the config runs none of the column's benchmarks for this row's method
+    (``evaluation.benchmarks.<b>.methods`` or ``evaluation.general.methods``)."""
+    return not any(row.method in evaluated_methods(config, b) for b in benchmarks(column))
+
+
+def evaluated_methods(config: dict, benchmark: str) -> list[str]:
+    """The methods ('base' included) the config evaluates a benchmark for."""
+    from ..evaluation.opencompass_run import general_methods
+
+    ev = config.get("evaluation", {})
+    if benchmark in ev.get("general", {}).get("benchmarks", {}):
+        return general_methods(config)
+    chosen = ev.get("benchmarks", {}).get(benchmark, {}).get("methods")
+    every = ["base", *config.get("methods", {})]
+    unknown = [m for m in chosen or () if m not in every]
+    if unknown:
+        raise ConfigError(f"config key 'evaluation.benchmarks.{benchmark}.methods': {', '.join(map(repr, unknown))} "
+                          f"is not 'base' or a key of methods")
+    return every if chosen is None else list(chosen)
+
+
 def required_inputs(config: dict, table: str) -> list[str]:
-    """The metrics files a table cannot be built without (optional columns excluded)."""
-    return sorted({p for r in rows(config, table) for c in columns(config) if not c.optional
-                   for p in metrics_paths(r, c)})
+    """The metrics files a table cannot be built without (optional and not-evaluated cells excluded)."""
+    return sorted({p for r in rows(config, table) for c in columns(config)
+                   if not c.optional and not not_evaluated(config, r, c) for p in metrics_paths(r, c)})
 
 
 def evaluated_benchmarks(config: dict) -> set[str]:

@@ -37,7 +37,7 @@ class MTBench(Adapter):
     name = "mt_bench"
     task = "instruct"
     split_files = {
-        "test": ["question.jsonl", "data/mt_bench/question.jsonl", "fastchat/llm_judge/data/mt_bench/question.jsonl"],
+        "test": ["question.jsonl", "mt_bench/question.jsonl", "data/mt_bench/question.jsonl", "fastchat/llm_judge/data/mt_bench/question.jsonl"],
         # not a dataset split: the judge templates, as records so one reader serves the evaluator
         "judge_prompts": ["judge_prompts.jsonl", "../judge_prompts.jsonl", "data/judge_prompts.jsonl",
                           "fastchat/llm_judge/data/judge_prompts.jsonl"],
