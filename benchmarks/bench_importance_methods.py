@@ -193,7 +193,8 @@ def task_row(opts: dict, task: str) -> tuple[str, dict, dict]:
            "reference": cost, "methods": {}}
     shares = {}
     for name, fn in estimators(model, tok, opts["max_length"], opts["steps"]).items():
-        if name == f"integrated_{opts['steps']}" and task not in opts["integrated_tasks"]:
+        many_steps = name == f"integrated_{opts['steps']}" and name != "integrated_1"
+        if name not in opts["methods"] or (many_steps and task not in opts["integrated_tasks"]):
             continue
         result, cost = timed(lambda: fn(a))
         score = result["per_example"].sum(0)
@@ -216,6 +217,7 @@ def main() -> int:
                         help="comma-separated tasks where integrated also runs with --steps (it costs ~3 x steps x "
                              "ablation, so none by default); integrated with one step runs on every task")
     parser.add_argument("--tasks", default=",".join(TASKS), help="comma-separated (selection overlaps need all five)")
+    parser.add_argument("--methods", default=None, help="comma-separated subset of the methods; default: all")
     parser.add_argument("--jobs", type=int, default=None, help="tasks scored in parallel; default: the CPU cores (1 on GPU)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads per job; default: 1 while the load exceeds the cores (threads then mostly "
@@ -233,7 +235,8 @@ def main() -> int:
     threads = args.threads or (1 if load_before[0] > cores else max(1, cores // jobs))
     integrated_tasks = set(args.integrated_tasks.split(",")) if args.integrated_tasks else set()
     opts = {"model_dir": args.model_dir, "device": device, "tokens": args.tokens, "max_length": args.max_length,
-            "steps": args.steps, "integrated_tasks": integrated_tasks, "seed": args.seed, "threads": threads}
+            "steps": args.steps, "integrated_tasks": integrated_tasks, "seed": args.seed, "threads": threads,
+            "methods": set(args.methods.split(",")) if args.methods else set(estimators(None, None, 0, args.steps))}
     figures = {"model": MODEL, "device": device, "jobs": jobs, "torch_threads_per_job": threads,
                "load_before": load_before,
                "sizes": {"tokens_per_sample": args.tokens, "max_length": args.max_length,
