@@ -135,3 +135,18 @@ def test_a_script_run_alone_reports_a_user_error_without_a_traceback(tmp_path):
     assert proc.returncode == 1
     assert "missing.jsonl" in proc.stderr and "datasets.humaneval.source" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_rule_script_computes_on_the_jobs_threads_only(monkeypatch):
+    """Under Snakemake a script is limited to its job's threads (no oversubscription of a shared node)."""
+    import torch
+
+    from citi import cli
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "64")
+    try:
+        cli.limit_threads(1)
+        assert torch.get_num_threads() == 1 and os.environ["OMP_NUM_THREADS"] == "1"
+    finally:
+        torch.set_num_threads(before)
