@@ -300,3 +300,17 @@ def test_training_rules_run_end_to_end_on_the_test_config(tmp_path):
     assert {r["inputs"] for r in rows} == {"tool", "general"}
     assert (tmp_path / router / "router_mass.png").stat().st_size > 0
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
+    """scancel mid-save leaves checkpoint-N without trainer_state.json: resume from the one before."""
+    from citi.training.trainer import last_complete_checkpoint
+
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    (tmp_path / "checkpoint-3").mkdir()
+    (tmp_path / "checkpoint-3" / "config.json").write_text("")
+    (tmp_path / "checkpoint-10").mkdir()
+    (tmp_path / "checkpoint-10" / "trainer_state.json").write_text('{"global_st')  # torn write
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert last_complete_checkpoint(tmp_path / "missing") is None

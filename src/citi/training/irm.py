@@ -35,7 +35,7 @@ import torch
 from ..errors import ConfigError
 from ..records import target_index
 from .tool_targets import target_call
-from .trainer import KILL_ENV, KillAfterStep
+from .trainer import KILL_ENV, KillAfterStep, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
 
@@ -141,7 +141,6 @@ def train_ppo(model, tokenizer, records: list[dict], config: dict, stage: dict, 
     ``reward_fn`` replaces the IRM reward (tests plant easy tasks with it).
     """
     from datasets import Dataset
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import GRPOTrainer
 
     work_dir = Path(work_dir)
@@ -154,7 +153,7 @@ def train_ppo(model, tokenizer, records: list[dict], config: dict, stage: dict, 
                           train_dataset=Dataset.from_list(prompts), processing_class=tokenizer)
     if os.environ.get(KILL_ENV):  # tests: a crash right after a checkpoint, as for sft stages
         trainer.add_callback(KillAfterStep(int(os.environ[KILL_ENV])))
-    resume = get_last_checkpoint(str(work_dir)) if work_dir.is_dir() else None
+    resume = last_complete_checkpoint(work_dir)  # a save cut short by a kill is skipped
     if resume:
         log.info("resuming from %s", resume)
     log.info("IRM: %d RL prompts, %d generations each, kl_coef %s, clip %s", len(prompts), irm["num_generations"],

@@ -11,6 +11,7 @@ position), so a killed job loses at most ``save_steps`` steps.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 import signal
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..io import atomic_path
 from .collator import Collator, pad_id
@@ -75,6 +75,23 @@ class CitiTrainer(Trainer):
                 logs["routing_loss"] = float(sums[1])
             self._sums = {"routing_loss": 0.0, "ce_loss": 0.0, "micro": 0, "tokens": 0}
         super().log(logs, start_time)
+
+
+def last_complete_checkpoint(work_dir: Path) -> str | None:
+    """The newest checkpoint the Trainer finished writing. trainer_state.json is the last file it
+    writes (after weights, optimizer, scheduler and RNG states), and the older checkpoint is rotated
+    out only after it, so a job killed mid-save (scancel, preemption, time limit) resumes from the
+    checkpoint before instead of failing on a half-written one."""
+    if not work_dir.is_dir():
+        return None
+    for path in sorted(work_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            log.warning("skipping %s: incomplete (the job was stopped while saving it)", path)
+            continue
+        return str(path)
+    return None
 
 
 class KillAfterStep(TrainerCallback):
@@ -145,7 +162,7 @@ def train_stage_model(model, tokenizer, samples: list[dict], config: dict, stage
                           routing_beta=routing_beta)
     if os.environ.get(KILL_ENV):
         trainer.add_callback(KillAfterStep(int(os.environ[KILL_ENV])))
-    resume = get_last_checkpoint(str(work_dir)) if work_dir.is_dir() else None
+    resume = last_complete_checkpoint(work_dir)
     if resume:
         log.info("resuming from %s", resume)
     start = time.time()
