@@ -23,7 +23,7 @@ import random
 import sys
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
@@ -243,14 +243,15 @@ def main() -> int:
                          "integrated_steps": args.steps, "integrated_tasks": sorted(integrated_tasks), "seed": args.seed},
                "methods": [], "tasks": {}}
     started = time.perf_counter()
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = list(pool.map(task_row, [opts] * len(tasks), tasks))
     shares: dict[str, dict[str, list[float]]] = {}
-    for task, row, task_shares in done:
-        figures["tasks"][task] = row
-        for m, s in task_shares.items():
-            shares.setdefault(m, {})[task] = s
-    figures["methods"] = list(shares)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for done in as_completed([pool.submit(task_row, opts, task) for task in tasks]):
+            task, row, task_shares = done.result()
+            figures["tasks"][task] = row
+            for m, s in task_shares.items():
+                shares.setdefault(m, {})[task] = s
+            figures["methods"] = list(shares)
+            write_json(args.out, {**figures, "partial": True})  # a task's figures survive a later failure
     figures["seconds_tasks"] = round(time.perf_counter() - started, 1)
     torch.set_num_threads(threads)
     model, tok = load(args.model_dir, device=device)

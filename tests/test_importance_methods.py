@@ -209,3 +209,15 @@ def test_named_estimators_reach_selection_training_and_the_ablation_table():
     bad = {**config, "methods": {**methods, "citi_ablation": {**methods["citi_ablation"], "importance": "nope"}}}
     with pytest.raises(ConfigError, match="methods.citi_ablation.importance"):
         check_config(bad)
+
+
+def test_selection_takes_signed_scores():
+    from citi.analysis.selection import select
+
+    comps = [(0, m, f"model.layers.0.{m}") for m in ("q", "k", "v", "o", "gate", "up", "down", "x", "y", "z")]
+    tool = [-5.0, 1.0, -0.5, 0.2, 0.1, -0.1, 0.0, -0.3, 0.4, -0.2]  # sums below zero: a signed estimator's
+    shares = {"tool": tool, **{t: [1.0, 2.0, 3.0, -1.0, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]
+                               for t in ("instruct", "math", "code", "knowledge")}}
+    out = select("citi", comps, shares, {"selection": {"molora_fraction": 0.2, "unfrozen_fraction": 0.1}}, "m")
+    assert out["molora"] == ["model.layers.0.k", "model.layers.0.y"]  # the largest increases, not the largest |·|
+    assert out["unfrozen"] == ["model.layers.0.o"]

@@ -130,7 +130,7 @@ def write_importance(csv_path, tensor_path, result: dict, how: str, meta: dict) 
     comps = result["components"]
     total = result["per_example"].sum(dim=0)
     score = normalise(total, comps, result["lengths"], result["answer_tokens"], how)
-    share = score / score.sum()
+    share = score / score.abs().sum()  # the sum itself for non-negative scores; signed estimators keep their sign
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["layer", "module", "name", "score", "normalised_score"])

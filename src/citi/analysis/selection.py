@@ -33,10 +33,11 @@ def bottom(scores: list[float], k: int) -> list[int]:
 
 
 def tool_and_general(shares: dict[str, list[float]]) -> tuple[list[float], list[float]]:
-    """(M_h, C_h) from each task's scores (re-normalised here to sum 1)."""
+    """(M_h, C_h) from each task's scores, each divided by its sum (of absolute values: the same for the
+    paper's non-negative scores, and still a scale for estimators whose scores have a sign)."""
     norm = {}
     for task, s in shares.items():
-        total = sum(s)
+        total = sum(abs(x) for x in s)
         if not total > 0:
             raise ValueError(f"task '{task}': importance scores sum to {total}; cannot normalise")
         norm[task] = [x / total for x in s]
