@@ -154,8 +154,8 @@ def plot(figures: dict, out: Path) -> None:
     left.axhline(0.8, color="k", ls="--", lw=1)
     left.set_xticks([j + 0.4 - width / 2 for j in range(len(tasks))], tasks)
     left.set_ylabel("Spearman vs zero ablation (disjoint sample)")
-    left.set_ylim(-0.2, 1.0)
-    left.legend(fontsize=7)
+    left.set_ylim(-0.2, 1.2)
+    left.legend(fontsize=7, ncol=3, loc="upper center")
     seconds = [sum(figures["tasks"][t]["methods"].get(m, {}).get("seconds", 0) for t in tasks) for m in methods]
     right.barh(methods, seconds)
     right.set_xscale("log")

@@ -19,6 +19,13 @@ TINY_SPEC = {
 }
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the local-SLURM tests last. Once SLURM is installed and its cluster stopped again, every
+    Snakemake start waits 9 s on `scontrol show config` (the SLURM executor plugin asks at import,
+    even for local runs), so the other tests' Snakemake runs go first."""
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is not None)  # stable: order kept otherwise
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public datasets. Skips without them, except under CI=true where it fails."""

@@ -89,33 +89,25 @@ def test_official_normalisation_divides_by_token_counts():
 
 
 @pytest.mark.slow
-def test_analysis_rules_run_on_the_test_config(tmp_path):
+def test_analysis_rules_run_on_the_test_config(local_test_run):
+    """Checked on the session's run of the test config's whole DAG (read-only)."""
     import csv
     import json
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    repo = Path(__file__).resolve().parents[1]
-    targets = ["results/selection/tiny/citi.json", "results/selection/tiny/top20.json",
-               "results/figures/importance/tiny", "results/selection/tiny/ablation_zero/citi.json"]
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(tmp_path),
-                           "--cores", "2", *targets, "--configfile", str(repo / "config/test.yaml")],
-                          capture_output=True, text=True, cwd=repo)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = local_test_run
     for task in ("instruct", "math", "code", "knowledge", "tool"):
-        with open(tmp_path / f"results/importance/tiny/{task}.csv") as f:
+        with open(run / f"results/importance/tiny/{task}.csv") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == 14 and abs(sum(float(r["normalised_score"]) for r in rows) - 1) < 1e-9
-        meta = torch.load(tmp_path / f"results/importance/tiny/{task}.pt")["meta"]
+        meta = torch.load(run / f"results/importance/tiny/{task}.pt")["meta"]
         assert meta["method"] == "taylor" and meta["n_examples"] == 8 and meta["seed"] == 1
     # the test config's named estimator: same files one folder down, its method in the metadata
-    meta = torch.load(tmp_path / "results/importance/tiny/ablation_zero/tool.pt")["meta"]
+    meta = torch.load(run / "results/importance/tiny/ablation_zero/tool.pt")["meta"]
     assert meta["method"] == "ablation" and meta["estimator"] == "ablation_zero" and meta["n_examples"] == 4
-    named = json.loads((tmp_path / "results/selection/tiny/ablation_zero/citi.json").read_text())
+    named = json.loads((run / "results/selection/tiny/ablation_zero/citi.json").read_text())
     assert named["importance"] == "ablation_zero" and len(named["molora"]) == 3
-    citi = json.loads((tmp_path / "results/selection/tiny/citi.json").read_text())
+    citi = json.loads((run / "results/selection/tiny/citi.json").read_text())
     assert len(citi["molora"]) == 3 and len(citi["unfrozen"]) == 1 and citi["n_components"] == 14
-    assert len(json.loads((tmp_path / "results/selection/tiny/top20.json").read_text())["selected"]) == 3
-    figures = tmp_path / "results/figures/importance/tiny"
+    assert len(json.loads((run / "results/selection/tiny/top20.json").read_text())["selected"]) == 3
+    figures = run / "results/figures/importance/tiny"
     assert (figures / "jaccard.png").is_file() and len((figures / "spearman.csv").read_text().splitlines()) == 6

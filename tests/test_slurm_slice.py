@@ -117,17 +117,25 @@ def pick_slice(dag: Dag, skip_rules: set[str], new_copy: float = 10.0) -> list[s
 
 # What legitimately differs between two runs in different folders: the run folder's absolute path
 # (OpenCompass's generated config names its data files by it), OpenCompass's timestamped output
-# folders, wall-clock timings in JSON, and the order of PEFT's target_modules (a set, written in
-# Python's per-process string-hash order: the same modules either way).
+# folders, wall-clock timings in JSON, the order of PEFT's target_modules (a set, written in
+# Python's per-process string-hash order: the same modules either way), and logs kept inside an
+# output folder (OpenCompass's console copy: clock times and progress-bar rates on every line).
 RUN_STAMP = re.compile(r"(?<!\d)20\d{6}_\d{6}(_\d+)?(?!\d)")
+LOG_FOLDER, LOG_SUFFIXES = "logs", {".log", ".out"}
 TIMING_KEYS = {"train_seconds"}
 SET_KEYS = {"target_modules"}
 
 
+def is_log(path: Path, output: Path) -> bool:
+    """A log written inside an output folder (not an output of its own)."""
+    inside = path.relative_to(output).parts[:-1]
+    return path.suffix in LOG_SUFFIXES or LOG_FOLDER in inside
+
+
 def files_under(root: Path, rel: str) -> dict[str, Path]:
-    """The files of an output (a file, or every file in a folder), by their name up to run stamps."""
+    """The files of an output (a file, or every file in a folder but its logs), by their name up to run stamps."""
     path = root / rel
-    found = sorted(path.rglob("*")) if path.is_dir() else [path] if path.is_file() else []
+    found = [p for p in sorted(path.rglob("*")) if not is_log(p, path)] if path.is_dir() else [path] if path.is_file() else []
     return {RUN_STAMP.sub("<stamp>", str(p.relative_to(root))): p for p in found if p.is_file()}
 
 
@@ -214,6 +222,8 @@ def test_outputs_are_compared_up_to_the_run_folder_and_run_stamps(tmp_path):
         (run / "out" / stamp).mkdir(parents=True)
         (run / "out" / stamp / "config.py").write_text(f"path='{run}/data.jsonl'  # {stamp}\n")
         (run / "out" / "weights.bin").write_bytes(b"\0\1")
+        (run / "out" / "logs").mkdir()
+        (run / "out" / "logs" / "console.out").write_text(f"{stamp[9:]} - INFO - 3/3 [00:00, {len(stamp)} it/s]\n")
     (a / "out" / "model.json").write_text('{"target_modules": ["q", "k"], "train_seconds": 2.7, "steps": 4}')
     (b / "out" / "model.json").write_text('{"target_modules": ["k", "q"], "train_seconds": 1.0, "steps": 4}')
     assert differing(a, b, {"out"}) == []

@@ -275,7 +275,8 @@ def test_a_killed_stage_resumes_to_the_same_weights(workspace):
 # ---- rules -----------------------------------------------------------------------------------
 
 @pytest.mark.slow
-def test_training_rules_run_end_to_end_on_the_test_config(tmp_path):
+def test_training_rules_run_end_to_end_on_the_test_config(local_test_run):
+    """Checked on the session's run of the test config's whole DAG (read-only)."""
     from transformers import AutoModelForCausalLM
 
     from citi import paths
@@ -283,23 +284,20 @@ def test_training_rules_run_end_to_end_on_the_test_config(tmp_path):
     def ckpt(method, stage):
         return paths.STAGE_CHECKPOINT.format(model="tiny", tool_dataset="embedded_tools", method=method, stage=stage)
 
+    run = local_test_run
     router = paths.ROUTER_ANALYSIS.format(model="tiny", tool_dataset="embedded_tools", method="citi")
-    targets = [ckpt("citi", 3), ckpt("wo_lr", 2), ckpt("replace_top20", 1), router]
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), *targets, "--cores", "2",
-                           "-d", str(tmp_path), "--configfile", str(REPO / "config" / "test.yaml")],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert (run / ckpt("wo_lr", 2) / "citi_model.json").is_file()
     for stage in (1, 2, 3):  # each stage its own job and folder, loading the previous one
-        prov = json.loads((tmp_path / ckpt("citi", stage) / "citi_model.json").read_text())
+        prov = json.loads((run / ckpt("citi", stage) / "citi_model.json").read_text())
         assert prov["stage"] == stage and prov["started_from"].endswith("stage2" if stage == 3 else
                                                                         "stage1" if stage == 2 else "tiny")
-    model = AutoModelForCausalLM.from_pretrained(tmp_path / ckpt("citi", 3), trust_remote_code=True)
+    model = AutoModelForCausalLM.from_pretrained(run / ckpt("citi", 3), trust_remote_code=True)
     assert sum(1 for n, _ in model.named_parameters() if "molora_router" in n) > 0
-    assert (tmp_path / ckpt("replace_top20", 1) / "model.safetensors").is_file()
-    rows = list(csv_rows(tmp_path / router / "router_mass.csv"))
+    assert (run / ckpt("replace_top20", 1) / "model.safetensors").is_file()
+    rows = list(csv_rows(run / router / "router_mass.csv"))
     assert {r["inputs"] for r in rows} == {"tool", "general"}
-    assert (tmp_path / router / "router_mass.png").stat().st_size > 0
-    assert not list(tmp_path.rglob("*.partial"))
+    assert (run / router / "router_mass.png").stat().st_size > 0
+    assert not list(run.rglob("*.partial"))
 
 
 def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):

@@ -9,7 +9,8 @@ L=${L:-${TMPDIR:-/tmp}/local-slurm}; WITH_DBD=${WITH_DBD:-1}; GPUS=${GPUS:-2}; A
 up() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 waitfor() { for _ in $(seq 150); do "$@" &>/dev/null && return 0; sleep 0.2; done; echo "timeout: $*" >&2; return 1; }
 P=(munge slurm-client slurmctld slurmd); [[ $WITH_DBD == 1 ]] && P+=(slurmdbd mariadb-server)
-M=(); for p in "${P[@]}"; do dpkg -s "$p" &>/dev/null || M+=("$p"); done
+# installed, not just known to dpkg (a removed package keeps its config files and passes `dpkg -s`)
+M=(); for p in "${P[@]}"; do [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || M+=("$p"); done
 if ((${#M[@]})); then apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -yqq --no-install-recommends "${M[@]}" >/dev/null; fi
 mkdir -p "$L"/{etc,state,spool,log,run,dev} /etc/slurm; H=$(hostname -s)
 eval "$(slurmd -C | head -1 | tr ' ' '\n' | grep -E '^(CPUs|SocketsPerBoard|CoresPerSocket|ThreadsPerCore|RealMemory)=')"
