@@ -17,6 +17,7 @@ rule importance:
         paths.log("importance", "{model}/{task}"),
     benchmark:
         paths.benchmark("importance", "{model}/{task}")
+    priority: PRIORITY_SELECTION
     threads: threads_for("importance")
     resources:
         **resources_for("importance"),
@@ -40,6 +41,7 @@ rule importance_estimator:
         paths.log("importance_estimator", "{model}/{estimator}/{task}"),
     benchmark:
         paths.benchmark("importance_estimator", "{model}/{estimator}/{task}")
+    priority: PRIORITY_SELECTION
     threads: threads_for("importance")
     resources:
         **resources_for("importance"),
@@ -58,6 +60,7 @@ rule select_components:
         paths.log("select_components", "{model}/{selection}"),
     benchmark:
         paths.benchmark("select_components", "{model}/{selection}")
+    priority: PRIORITY_SELECTION
     threads: threads_for("tables")
     resources:
         **resources_for("tables"),
@@ -78,6 +81,7 @@ rule select_estimator_components:
         paths.log("select_estimator_components", "{model}/{estimator}/{selection}"),
     benchmark:
         paths.benchmark("select_estimator_components", "{model}/{estimator}/{selection}")
+    priority: PRIORITY_SELECTION
     threads: threads_for("tables")
     resources:
         **resources_for("tables"),

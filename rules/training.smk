@@ -16,6 +16,7 @@ rule train_stage:
         paths.log("train_stage", "{model}/{tool_dataset}/{method}/stage{stage}"),
     benchmark:
         paths.benchmark("train_stage", "{model}/{tool_dataset}/{method}/stage{stage}")
+    priority: PRIORITY_TRAINING
     threads: threads_for("train")
     resources:
         **resources_for("train"),
