@@ -9,9 +9,12 @@ layer reuse against a full forward per component, interleaved component by compo
 
 Targets (exit 1 if missed): for every task the best method reaches Spearman >= 0.8 against
 zero ablation on the disjoint sample; layer reuse takes <= 0.6x the time of full forwards.
-Sizes are small so it finishes in about 15-20 min on 2 busy CPU cores; they are recorded.
+Sizes are recorded. At ~320 tokens a sample (3 examples) the reference itself is too noisy: zero
+ablation on A against zero ablation on B gave 0.60 (tool) and 0.61 (code); at ~1280 tokens tool
+gave 0.87. So the default is 1280: about 15 min on 2 quiet CPU cores without ablation_mean
+(--methods), about 30 with it.
 
-    python benchmarks/bench_importance_methods.py [--model-dir DIR] [--tokens 320] [--max-length 96] [--jobs 2]
+    python benchmarks/bench_importance_methods.py [--model-dir DIR] [--tokens 1280] [--max-length 96] [--jobs 2]
 """
 
 from __future__ import annotations
@@ -210,7 +213,7 @@ def task_row(opts: dict, task: str) -> tuple[str, dict, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-dir", default=str(REPO / paths.MODEL.format(model=MODEL)))
-    parser.add_argument("--tokens", type=int, default=320, help="tokens in each of the two disjoint samples per task")
+    parser.add_argument("--tokens", type=int, default=1280, help="tokens in each of the two disjoint samples per task")
     parser.add_argument("--max-length", type=int, default=96, help="tokens per example (prompt cut from the left)")
     parser.add_argument("--steps", type=int, default=2, help="integrated: path-integral steps (one step runs everywhere)")
     parser.add_argument("--integrated-tasks", default="",
