@@ -248,7 +248,8 @@ def main() -> int:
                "methods": [], "tasks": {}}
     started = time.perf_counter()
     shares: dict[str, dict[str, list[float]]] = {}
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # a fresh process per task: a worker reused across tasks kept their memory, so its peaks grew task by task
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1) as pool:
         for done in as_completed([pool.submit(task_row, opts, task) for task in tasks]):
             task, row, task_shares = done.result()
             figures["tasks"][task] = row
