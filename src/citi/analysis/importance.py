@@ -10,6 +10,8 @@ positions are masked out. Model weights get no gradients, only activations.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .components import list_components
@@ -45,16 +47,22 @@ class TaylorScorer:
             p.requires_grad_(False)
         self._scores = None
         self._mask = None
+        self._outputs = None  # this batch's component outputs, in forward order; None outside ``score``
         self._handles = [modules[name].register_forward_hook(self._on_forward(i))
                          for i, (_, _, name) in enumerate(self.components)]
 
     def _on_forward(self, index: int):
         def hook(module, inputs, output):
-            if output.requires_grad:  # a tensor hook sees ∂L/∂y for this very output
-                output.register_hook(lambda grad: self._accumulate(index, grad, output))
+            if self._outputs is not None and output.requires_grad:  # a tensor hook sees ∂L/∂y for this very output
+                # The tensor hook finds y in ``self._outputs`` by position and never captures it: a hook holding
+                # its own tensor (y -> grad_fn -> hook -> y) is a cycle through autograd that no garbage
+                # collection frees, so every batch's activations stayed alive to the end of the run.
+                self._outputs.append(output)
+                output.register_hook(functools.partial(self._accumulate, index, len(self._outputs) - 1))
         return hook
 
-    def _accumulate(self, index: int, grad, output) -> None:
+    def _accumulate(self, index: int, position: int, grad) -> None:
+        output, self._outputs[position] = self._outputs[position], None  # not needed after this backward
         per_position = torch.linalg.vecdot(grad, output)  # [batch, positions]
         per_position = -per_position if self.signed else per_position.abs()
         self._scores[:, index] += (per_position.double() * self._mask).sum(dim=1)
@@ -63,12 +71,16 @@ class TaylorScorer:
         ids, attention = batch["input_ids"], batch["attention_mask"]
         self._scores = torch.zeros((ids.shape[0], len(self.components)), dtype=torch.float64, device=ids.device)
         self._mask = attention.double()
-        # weights need no gradient; the embeddings output is the leaf the backward starts from
-        embeds = self.model.get_input_embeddings()(ids).detach().requires_grad_(True)
-        hidden = self.model.get_decoder()(inputs_embeds=embeds, attention_mask=attention, use_cache=False).last_hidden_state
-        answer_losses(self.model, hidden, batch).sum().backward()
-        scores, self._scores, self._mask = self._scores, None, None
-        return scores
+        self._outputs = []
+        try:
+            # weights need no gradient; the embeddings output is the leaf the backward starts from
+            embeds = self.model.get_input_embeddings()(ids).detach().requires_grad_(True)
+            hidden = self.model.get_decoder()(inputs_embeds=embeds, attention_mask=attention,
+                                              use_cache=False).last_hidden_state
+            answer_losses(self.model, hidden, batch).sum().backward()
+            return self._scores
+        finally:  # nothing of this batch outlives it, even when the backward fails
+            self._scores, self._mask, self._outputs = None, None, None
 
     def close(self) -> None:
         for h in self._handles:
