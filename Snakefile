@@ -1,7 +1,10 @@
 # CITI pipeline: raw data -> sampled splits -> mixtures -> models -> ... -> tables.
 #
 #   snakemake --cores 2 all                                   embedded default (config/config.yaml)
-#   snakemake --configfile config/paper/<backbone>_<tool-data>.yaml --profile slurm all
+#   snakemake --profile slurm all --configfile config/paper/{base,backbone/<backbone>,tool/<tool-data>,pair/<backbone>_<tool-data>}.yaml
+#
+# Several --configfile files are merged in order (mappings key by key, other values replaced; later
+# wins); citi.config.load_config merges them the same way for scripts run alone.
 #
 # This file only loads and validates the config, fixes wildcards and includes
 # the stages; rules live in rules/*.smk, paths in src/citi/paths.py.
@@ -12,7 +15,7 @@ min_version("9.0")
 
 report: "report/workflow.rst"  # captions of single outputs: report/*.rst, via report(...) in the rules
 
-# A --configfile replaces the embedded default rather than being merged into it.
+# A --configfile (one or several) replaces the embedded default rather than being merged into it.
 # The default is found beside this file, whatever the working directory (--directory).
 if not workflow.config_settings.configfiles:
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from citi.data import adapters
+from citi.errors import ConfigError
 from citi.evaluation import mt_bench as mb
 
 EMBEDDED = Path(mb.__file__).with_name("mt_bench_data")
@@ -130,3 +131,52 @@ def test_scoring_through_the_loopback_judge(questions, tmp_path):
                        prediction_rows=rows, judge_prompts=str(EMBEDDED))
     assert out["metrics"]["mt_bench_turn1"] == 90.0 and out["metrics"]["mt_bench"] == 90.0
     assert out["malformed"] == 8 and out["judge_failed"] == 0  # every turn-2 reply has no rating
+
+
+def test_fastchat_temperatures_sample_each_question_seeded_and_keep_zero_greedy(questions, tiny_model_dir, tmp_path):
+    import torch
+
+    from citi.generation import Engine, GenerationSettings
+
+    engine = Engine.from_folder(tiny_model_dir, device="cpu")
+    batched = []
+    generate = engine.generate
+
+    def spy(batch, settings, progress=False):
+        batched.extend(batch)
+        return generate(batch, settings)
+
+    engine.generate = spy
+    settings = GenerationSettings(max_new_tokens=6, batch_size=8)
+
+    def run(name, **options):
+        return {r["id"]: r for r in mb.answer_two_turns(engine, questions, tmp_path / name, settings, **options)}
+
+    a = run("a.jsonl", temperatures=mb.FASTCHAT_TEMPERATURES, seed=0)
+    category = {q["id"]: q["meta"]["category"] for q in questions}
+    assert {i: r["temperature"] for i, r in a.items()} == {i: mb.FASTCHAT_TEMPERATURES[c] for i, c in category.items()}
+    greedy_ids = {i for i, c in category.items() if mb.FASTCHAT_TEMPERATURES[c] == 0}
+    assert len(greedy_ids) == 4 and len(batched) == 2 * 4  # only temperature-0 questions go through the batches
+    torch.manual_seed(123)  # the generator's state before the call does not matter: each question is seeded
+    assert run("b.jsonl", temperatures=mb.FASTCHAT_TEMPERATURES, seed=0) == a
+    other = run("c.jsonl", temperatures=mb.FASTCHAT_TEMPERATURES, seed=1)
+    assert all(other[i] == a[i] for i in greedy_ids)
+    assert any(other[i]["answers"] != a[i]["answers"] for i in set(a) - greedy_ids)
+    greedy = run("g.jsonl")  # no temperatures: every question greedy, as before
+    assert all(r["temperature"] == 0.0 and len(r["answers"]) == 2 for r in greedy.values())
+    assert all(greedy[i]["answers"] == a[i]["answers"] for i in greedy_ids)
+    assert any(greedy[i]["answers"] != a[i]["answers"] for i in set(a) - greedy_ids)
+    # a category missing from the table gets default_temperature
+    assert mb.temperature_of({"meta": {"category": "poetry"}}, {"writing": 0.7}, 0.3) == 0.3
+    with pytest.raises(ConfigError, match="temperatures"):
+        mb.answer_two_turns(engine, questions, tmp_path / "x.jsonl", settings, temperatures={"writing": "hot"})
+
+
+def test_sampling_options_reach_the_scorer_and_are_recorded(questions):
+    from citi.evaluation import registry
+
+    rows = {q["id"]: {"id": q["id"], "prediction": "a1", "answers": ["a1", "a2"]} for q in questions}
+    options = {"temperatures": mb.FASTCHAT_TEMPERATURES, "default_temperature": 0.7, "seed": 0}
+    out = registry.call(mb.score, questions, {}, context={"prediction_rows": rows, "judge": lambda m: "[[7]]"},
+                        options={**options, "judge_prompts": str(EMBEDDED)}, owner="test")
+    assert out["sampling"] == options and out["metrics"]["mt_bench"] == 70.0

@@ -26,6 +26,27 @@ def test_sizes_follow_round_half_up():
     assert set_size(0.001, 10) == 1 and set_size(1.0, 7) == 7
 
 
+def test_truncation_takes_the_integer_part_as_the_authors_int():
+    assert set_size(0.1, 128, "truncate") == 12 and set_size(0.1, 128) == 13  # Phi-3's 128 components
+    assert set_size(0.2, 224, "truncate") == 44 and set_size(0.1, 224, "truncate") == 22
+    assert set_size(0.001, 10, "truncate") == 1  # never empty
+    with pytest.raises(ConfigError, match="rounding"):
+        set_size(0.1, 128, "nearest")
+
+
+def test_unfrozen_rounding_sizes_only_the_unfrozen_set():
+    phi3 = [(layer, m, f"model.layers.{layer}.x.{m}") for layer in range(32) for m in ("qkv_proj", "o_proj",
+                                                                                         "gate_up_proj", "down_proj")]
+    rng = random.Random(0)
+    s = {t: [rng.random() for _ in phi3] for t in TASKS}
+    rounded = select("citi", phi3, s, CONFIG, "m")
+    truncating = {**CONFIG, "selection": {**CONFIG["selection"], "unfrozen_rounding": "truncate"}}
+    truncated = select("citi", phi3, s, truncating, "m")
+    assert (len(rounded["unfrozen"]), len(truncated["unfrozen"])) == (13, 12)
+    assert truncated["unfrozen"] == rounded["unfrozen"][:12] and truncated["unfrozen_rounding"] == "truncate"
+    assert len(rounded["molora"]) == len(truncated["molora"]) == 26  # 0.2 x 128 = 25.6, rounded either way
+
+
 def test_citi_sets_have_the_configured_sizes_and_follow_the_scores():
     s = shares()
     out = select("citi", COMPONENTS, s, CONFIG, "m")

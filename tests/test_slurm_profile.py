@@ -13,10 +13,13 @@ import pytest
 import yaml
 
 from citi.cluster import ACCOUNT, GPU_PARTITION, PARTITION, group_resources
+from citi.config import paper_combinations, paper_configfiles, read_configs
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "slurm" / "config.yaml"
-PAPER = sorted((REPO / "config" / "paper").glob("*.yaml"))
+# each paper setting as its --configfile layers (base, backbone, tool dataset, pair)
+PAPER = [paper_configfiles(b, t) for b, t in paper_combinations()]
+PAPER_IDS = [f"{b}_{t}" for b, t in paper_combinations()]
 # Conda is not installable here and `--sdm conda` fails even a dry run without it; no rule
 # declares env modules, so `--sdm env-modules` is the profile minus conda.
 NO_CONDA = [] if shutil.which("conda") else ["--sdm", "env-modules"]
@@ -35,16 +38,16 @@ def test_profile_is_found_from_the_repo_root_and_sends_jobs_to_slurm():
         assert not folder.exists(), f"{folder} would silently override the slurm profile"
 
 
-@pytest.mark.parametrize("config", PAPER, ids=lambda p: p.stem)
+@pytest.mark.parametrize("config", PAPER, ids=PAPER_IDS)
 def test_profile_dry_run_resolves_every_paper_config(config, tmp_path):
     env = {**os.environ, "CITI_SLURM_ACCOUNT": "proj", "CITI_SLURM_GPU_PARTITION": "gpu"}
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--profile", "slurm", *NO_CONDA, "-n", "all",
-                           "-d", str(tmp_path), "--configfile", str(config)],
+                           "-d", str(tmp_path), "--configfile", *map(str, config)],
                           cwd=REPO, env=env, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
     assert "materialize_model" in out
-    resources = yaml.safe_load(config.read_text())["resources"]
+    resources = read_configs(config)["resources"]
     gpus = resources["train"]["gpus"]
     if "rule train_stage:" in out:  # training jobs carry the train group's GPUs, the user's partition
         block = out.split("rule train_stage:")[1].split("\n\n")[0]
@@ -68,11 +71,11 @@ def test_partition_and_account_come_from_the_environment():
     assert "slurm_partition" not in group_resources({}, {}) and "slurm_account" not in group_resources({}, {})
 
 
-@pytest.mark.parametrize("config", PAPER, ids=lambda p: p.stem)
+@pytest.mark.parametrize("config", PAPER, ids=PAPER_IDS)
 def test_paper_configs_size_gpu_groups_for_their_backbone(config):
-    resources = yaml.safe_load(config.read_text())["resources"]
+    resources = read_configs(config)["resources"]
     for group in ("importance", "train", "eval"):
-        assert resources[group].get("gpus", 0) >= 1, f"{config.name}: resources.{group} has no GPU"
+        assert resources[group].get("gpus", 0) >= 1, f"{config[-1].name}: resources.{group} has no GPU"
     for group in ("data", "tables"):
-        assert resources[group].get("gpus", 0) == 0, f"{config.name}: resources.{group} asks for a GPU"
+        assert resources[group].get("gpus", 0) == 0, f"{config[-1].name}: resources.{group} asks for a GPU"
 

@@ -8,6 +8,7 @@ key, e.g. ``config key 'datasets.gsm8k.splits.train.n': 'abc' is not of type 'in
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +18,9 @@ from .errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "config" / "schema.yaml"
+# The paper settings are layers (README, "Configs"): base.yaml, backbone/<backbone>.yaml,
+# tool/<tool data>.yaml and pair/<backbone>_<tool data>.yaml, merged in that order.
+PAPER = REPO / "config" / "paper"
 TOOL_ADAPTERS = {"api_bank", "toolalpaca"}
 
 
@@ -137,17 +141,76 @@ def _check_references(config: dict, source: str) -> None:
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
 
 
-def load_config(path: str | Path, overrides: dict | None = None) -> dict:
-    """Read a YAML config, apply ``overrides`` (top-level keys), check it."""
+def merge_configs(*configs: Mapping) -> dict:
+    """The configs merged in order, as Snakemake merges several ``--configfile`` files
+    (``snakemake.utils.update_config``): a mapping is merged key by key, recursively; any other
+    value, a list included, replaces the earlier one; later wins. The inputs are not modified."""
+
+    def update(config, overlay):
+        for key, value in overlay.items():
+            if not isinstance(config, Mapping):  # a mapping over a non-mapping replaces it
+                config = {}
+            config[key] = update(config.get(key, {}), value) if isinstance(value, Mapping) else value
+        return config
+
+    merged: dict = {}
+    for config in configs:
+        update(merged, copy.deepcopy(dict(config)))
+    return merged
+
+
+def read_config(path: str | Path) -> dict:
+    """One YAML config file, unchecked (a mapping at the top level)."""
     path = Path(path)
     try:
         config = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    return config
+
+
+def _paths(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not paths:
+        raise ConfigError("no config file given")
+    return paths
+
+
+def read_configs(path: str | Path | Sequence[str | Path]) -> dict:
+    """One config file, or several merged in order as ``snakemake --configfile A B ...`` merges them;
+    unchecked (no schema defaults yet)."""
+    return merge_configs(*(read_config(p) for p in _paths(path)))
+
+
+def load_config(path: str | Path | Sequence[str | Path], overrides: dict | None = None) -> dict:
+    """Read a YAML config, or several layers merged in order (as Snakemake merges several
+    ``--configfile`` files), apply ``overrides`` (top-level keys), check it."""
+    paths = _paths(path)
+    config = read_configs(paths)
     config.update(overrides or {})
-    return check_config(config, source=str(path))
+    return check_config(config, source=" + ".join(map(str, paths)))
+
+
+def paper_combinations() -> list[tuple[str, str]]:
+    """Every (backbone, tool dataset) of the paper layers, e.g. ("llama-3-8b-instruct", "api-bank")."""
+    backbones = sorted(p.stem for p in (PAPER / "backbone").glob("*.yaml"))
+    tools = sorted(p.stem for p in (PAPER / "tool").glob("*.yaml"))
+    return [(b, t) for b in backbones for t in tools]
+
+
+def paper_configfiles(backbone: str, tool: str) -> list[Path]:
+    """The layers of one paper setting, in merge order: what ``snakemake --configfile`` takes."""
+    files = [PAPER / "base.yaml", PAPER / "backbone" / f"{backbone}.yaml", PAPER / "tool" / f"{tool}.yaml",
+             PAPER / "pair" / f"{backbone}_{tool}.yaml"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        known = ", ".join(f"{b} x {t}" for b, t in paper_combinations())
+        raise ConfigError(f"paper setting {backbone} x {tool}: missing layer(s) {', '.join(missing)}; known: {known}")
+    return files
 
 
 def config_hash(config: dict, keys: tuple[str, ...] | None = None) -> str:

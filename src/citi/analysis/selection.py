@@ -3,8 +3,10 @@
 Each task's scores are divided by their sum; ``M_h`` is the tool score and
 ``C_h`` the sum of the four general scores. Rankings are global over all layers.
 A set of fraction f has ``max(1, floor(f * n + 0.5))`` components (round half
-up: 0.2 x 224 = 44.8 -> 45, 0.1 x 224 = 22.4 -> 22). Ties are broken by
-component order (layer, then module), so the result is deterministic.
+up: 0.2 x 224 = 44.8 -> 45, 0.1 x 224 = 22.4 -> 22); ``selection.unfrozen_rounding:
+truncate`` sizes the unfrozen set with ``int(f * n)`` instead, as the authors did for
+Phi-3 (0.1 x 128 = 12.8 -> 12). Ties are broken by component order (layer, then
+module), so the result is deterministic.
 """
 
 from __future__ import annotations
@@ -19,8 +21,15 @@ from ..errors import ConfigError
 SELECTION = re.compile(r"^(?:citi|(top|bottom|random)(\d+(?:\.\d+)?))$")
 
 
-def set_size(fraction: float, n: int) -> int:
-    return min(n, max(1, math.floor(fraction * n + 0.5)))
+ROUNDING = ("half_up", "truncate")
+
+
+def set_size(fraction: float, n: int, rounding: str = "half_up") -> int:
+    """Components in a set of ``fraction`` of ``n``: rounded half up, or truncated as Python's int()."""
+    if rounding not in ROUNDING:
+        raise ConfigError(f"rounding '{rounding}': expected one of {', '.join(ROUNDING)}")
+    count = math.floor(fraction * n + 0.5) if rounding == "half_up" else int(fraction * n)
+    return min(n, max(1, count))
 
 
 def top(scores: list[float], k: int) -> list[int]:
@@ -56,10 +65,12 @@ def select(selection: str, components, shares: dict[str, list[float]], config: d
     out = {"model": model, "selection": selection, "n_components": n}
     if selection == "citi":
         spec = config["selection"]
-        k_molora, k_unfrozen = set_size(spec["molora_fraction"], n), set_size(spec["unfrozen_fraction"], n)
+        k_molora = set_size(spec["molora_fraction"], n)
+        rounding = spec.get("unfrozen_rounding", "half_up")
+        k_unfrozen = set_size(spec["unfrozen_fraction"], n, rounding)
         # "ranking" names the MOLoRA set's ranking; the unfrozen set is ranked by C_h
         return {**out, "ranking": "tool", "unfrozen_ranking": "general", "molora_fraction": spec["molora_fraction"],
-                "unfrozen_fraction": spec["unfrozen_fraction"],
+                "unfrozen_fraction": spec["unfrozen_fraction"], "unfrozen_rounding": rounding,
                 "molora": [names[i] for i in top(tool, k_molora)],
                 "unfrozen": [names[i] for i in bottom(general, k_unfrozen)]}
     kind, percent = m.group(1), float(m.group(2))

@@ -1,7 +1,11 @@
 """MT-Bench: two-turn answers, single-answer grading 1-10 by a judge model, reported x10.
 
 Generation (the registered agent): turn 1 answers the first question; turn 2 is prompted
-with the first question, the model's own turn-1 answer and the second question.
+with the first question, the model's own turn-1 answer and the second question. Greedy by
+default; with ``temperatures`` (per category, as FastChat's ``temperature_config``) a question
+whose temperature is above 0 is sampled as FastChat's gen_model_answer samples it: one question
+at a time, ``torch.manual_seed(seed)`` before its first turn, the model's own generation config
+(top_p, top_k) with the temperature set. A temperature of 0 stays greedy (FastChat: below 1e-4).
 
 Judging follows the MT-Bench protocol (Zheng et al. 2023) with the templates read from the
 data's judge_prompts.jsonl: ``single-v1`` for turn 1, ``single-v1-multi-turn`` for turn 2,
@@ -24,6 +28,10 @@ from .registry import register
 log = logging.getLogger(__name__)
 
 REFERENCE_CATEGORIES = ("math", "reasoning", "coding")
+# FastChat's fastchat/llm_judge/common.py temperature_config; other categories get 0.7
+FASTCHAT_TEMPERATURES = {"writing": 0.7, "roleplay": 0.7, "extraction": 0.0, "math": 0.0, "coding": 0.0,
+                         "reasoning": 0.0, "stem": 0.1, "humanities": 0.1}
+GREEDY_BELOW = 1e-4  # FastChat: do_sample only at temperature >= 1e-4
 TEMPLATES = {(False, 1): "single-v1", (True, 1): "single-math-v1",
              (False, 2): "single-v1-multi-turn", (True, 2): "single-math-v1-multi-turn"}
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -112,19 +120,87 @@ def aggregate(judgments: list[dict]) -> dict:
             "judge_failed": sum(j["failed"] for j in judgments)}
 
 
-def answer_two_turns(engine, records: list[dict], out, settings, **context) -> list[dict]:
-    """Agent: both turns' answers per record, turn 2 conditioned on the model's turn-1 answer."""
+def temperature_of(record: dict, temperatures: dict | None, default_temperature: float) -> float:
+    """The sampling temperature of ``record``'s category (0 = greedy); without a table, greedy."""
+    if temperatures is None:
+        return 0.0
+    return float(temperatures.get(record.get("meta", {}).get("category"), default_temperature))
+
+
+def check_sampling(temperatures: dict | None, default_temperature: float, seed: int) -> None:
+    """The generation options, or a ConfigError naming the bad one."""
+    def temperature(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+
+    where = "evaluation.benchmarks.<mt_bench>.options"
+    if temperatures is not None and not (isinstance(temperatures, dict) and all(
+            isinstance(k, str) and temperature(v) for k, v in temperatures.items())):
+        raise ConfigError(f"{where}.temperatures: expected category -> temperature >= 0, got {temperatures!r}")
+    if not temperature(default_temperature):
+        raise ConfigError(f"{where}.default_temperature: expected a number >= 0, got {default_temperature!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"{where}.seed: expected an integer, got {seed!r}")
+
+
+def sample(engine, prompt: str, settings, temperature: float) -> str:
+    """One sampled continuation of ``prompt`` (batch of one), from the torch generator's current state."""
+    import copy
+
+    import torch
+
+    from ..generation.engine import truncate_at_stop
+
+    ids = engine.encode(prompt)
+    config = copy.deepcopy(engine.model.generation_config)  # FastChat's model.generate keeps it (top_p, top_k)
+    config.update(do_sample=True, temperature=temperature, max_new_tokens=settings.max_new_tokens, num_beams=1,
+                  eos_token_id=sorted(engine.eos_ids), pad_token_id=engine.pad_id, use_cache=True)
+    input_ids = torch.tensor([ids], device=engine.device)
+    with torch.inference_mode():
+        out = engine.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                    generation_config=config)
+    new = out[0, len(ids):].tolist()
+    end = next((i for i, t in enumerate(new) if t in engine.eos_ids), len(new))
+    return truncate_at_stop(engine.tokenizer.decode(new[:end], skip_special_tokens=True), settings.stop)[0]
+
+
+def answer_two_turns(engine, records: list[dict], out, settings, temperatures: dict | None = None,
+                     default_temperature: float = 0.7, seed: int = 0, **context) -> list[dict]:
+    """Agent: both turns' answers per record, turn 2 conditioned on the model's turn-1 answer.
+
+    ``temperatures`` (category -> temperature, e.g. FASTCHAT_TEMPERATURES; a category not listed gets
+    ``default_temperature``) samples the categories above 0, each question seeded with ``seed``; None
+    (the default) decodes every question greedily, in batches.
+    """
     from ..generation import render_prompt
 
+    check_sampling(temperatures, default_temperature, seed)
     tok = engine.tokenizer
+    temps = [temperature_of(rec, temperatures, default_temperature) for rec in records]
     first = [[{"role": "user", "content": rec["meta"]["turns"][0]}] for rec in records]
-    answers1 = [o.text for o in engine.generate([render_prompt(tok, m) for m in first], settings)]
-    two = [i for i, rec in enumerate(records) if len(rec["meta"]["turns"]) > 1]
-    second = [first[i] + [{"role": "assistant", "content": answers1[i]},
-                          {"role": "user", "content": records[i]["meta"]["turns"][1]}] for i in two]
-    answers2 = dict(zip(two, (o.text for o in engine.generate([render_prompt(tok, m) for m in second], settings))))
-    rows = [{"id": rec["id"], "prediction": answers1[i],
-             "answers": [answers1[i]] + ([answers2[i]] if i in answers2 else [])}
+
+    def second(i: int, answer1: str) -> list[dict]:
+        return first[i] + [{"role": "assistant", "content": answer1},
+                           {"role": "user", "content": records[i]["meta"]["turns"][1]}]
+
+    answers: dict[int, list[str]] = {}
+    greedy = [i for i, t in enumerate(temps) if t < GREEDY_BELOW]
+    if greedy:  # greedy output depends on the prompt alone: batch it
+        answers1 = [o.text for o in engine.generate([render_prompt(tok, first[i]) for i in greedy], settings)]
+        answers.update({i: [a] for i, a in zip(greedy, answers1)})
+        two = [i for i in greedy if len(records[i]["meta"]["turns"]) > 1]
+        prompts2 = [render_prompt(tok, second(i, answers[i][0])) for i in two]
+        for i, o in zip(two, engine.generate(prompts2, settings) if two else []):
+            answers[i].append(o.text)
+    sampled = [i for i, t in enumerate(temps) if t >= GREEDY_BELOW]
+    if sampled:
+        import torch
+
+        for i in sampled:  # FastChat: torch.manual_seed(choice) before each question's turns
+            torch.manual_seed(seed)
+            answers[i] = [sample(engine, render_prompt(tok, first[i]), settings, temps[i])]
+            if len(records[i]["meta"]["turns"]) > 1:
+                answers[i].append(sample(engine, render_prompt(tok, second(i, answers[i][0])), settings, temps[i]))
+    rows = [{"id": rec["id"], "prediction": answers[i][0], "answers": answers[i], "temperature": temps[i]}
             for i, rec in enumerate(records)]
     write_jsonl(out, rows)
     return rows
@@ -153,11 +229,14 @@ def judge_client(judge=None, judge_url: str | None = None, evaluation: dict | No
 @register("mt_bench", agent=answer_two_turns)
 def score(records: list[dict], predictions: dict, judge=None, judge_url: str | None = None,
           evaluation: dict | None = None, data_root=None, prediction_rows: dict | None = None,
-          judge_prompts: str | None = None, reference_categories: list[str] = list(REFERENCE_CATEGORIES)) -> dict:
+          judge_prompts: str | None = None, reference_categories: list[str] = list(REFERENCE_CATEGORIES),
+          temperatures: dict | None = None, default_temperature: float = 0.7, seed: int = 0) -> dict:
     """Judge every turn of every record.
 
     ``judge_prompts``: a source of judge_prompts.jsonl; by default it is found beside the
     questions (``data_root``). References travel in the records (the adapter reads them).
+    ``temperatures``, ``default_temperature`` and ``seed`` are the agent's (generation) options:
+    they are only recorded here, as ``sampling``.
     """
     source = judge_prompts or data_root
     if source is None:
@@ -183,7 +262,9 @@ def score(records: list[dict], predictions: dict, judge=None, judge_url: str | N
     if unreferenced:
         log.warning("mt_bench: %d question(s) of %s have no reference answer; judged without one",
                     unreferenced, ", ".join(reference_categories))
-    return {**summary, "unreferenced": unreferenced, "per_item": judgments, "n": len(records)}
+    sampling = ({"temperatures": temperatures, "default_temperature": default_temperature, "seed": seed}
+                if temperatures is not None else {"temperatures": None})  # None: greedy throughout
+    return {**summary, "unreferenced": unreferenced, "sampling": sampling, "per_item": judgments, "n": len(records)}
 
 
 score.needs_judge = True  # the runner starts evaluation.judge (loopback or remote) for scoring
