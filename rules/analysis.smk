@@ -13,6 +13,8 @@ rule importance:
     output:
         table=paths.IMPORTANCE,
         tensor=paths.IMPORTANCE_TENSOR,
+    params:
+        config_hash=config_params("importance", without=["importance.estimators"]),
     log:
         paths.log("importance", "{model}/{task}"),
     benchmark:
@@ -37,6 +39,8 @@ rule importance_estimator:
         tensor=paths.ESTIMATOR_IMPORTANCE_TENSOR,
     wildcard_constraints:
         estimator=one_of(estimators()),
+    params:
+        config_hash=config_params("importance", "importance.estimators.{estimator}", without=["importance.estimators"]),
     log:
         paths.log("importance_estimator", "{model}/{estimator}/{task}"),
     benchmark:
@@ -56,6 +60,8 @@ rule select_components:
         importance_tables,
     output:
         out=paths.SELECTION,
+    params:
+        config_hash=config_params("selection", "seed"),
     log:
         paths.log("select_components", "{model}/{selection}"),
     benchmark:
@@ -77,6 +83,8 @@ rule select_estimator_components:
         out=paths.ESTIMATOR_SELECTION,
     wildcard_constraints:
         estimator=one_of(estimators()),
+    params:
+        config_hash=config_params("selection", "seed"),
     log:
         paths.log("select_estimator_components", "{model}/{estimator}/{selection}"),
     benchmark:
@@ -114,6 +122,8 @@ rule representation:
         unpack(representation_inputs),
     output:
         folder=directory(paths.REPRESENTATION),
+    params:
+        config_hash=config_params("representation"),
     log:
         paths.log("representation", "{model}/{tool_dataset}/{tuned}"),
     benchmark:

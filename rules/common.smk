@@ -13,7 +13,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 
 from citi import paths
 from citi.cluster import group_resources
-from citi.config import check_config
+from citi.config import check_config, config_hash
 from citi.data.mixtures import GENERAL_TASKS, mixture_tasks
 from citi.data.tool_turns import mixture_tool_file
 from citi.records import TASKS
@@ -40,6 +40,50 @@ def resources_for(group):
 
 def threads_for(group):
     return config.get("resources", {}).get(group, {}).get("cpus", 1)
+
+
+def _config_path(key, wildcards):
+    """A dotted config key as its parts, each formatted with the job's wildcards (their values may hold dots)."""
+    where = dict(wildcards.items())
+    return [part.format(**where) for part in key.split(".")]
+
+
+def _without(value, path):
+    """``value`` less the entry at ``path`` (a copy along the way; unchanged where the path is absent)."""
+    if not path or not isinstance(value, dict) or path[0] not in value:
+        return value
+    if len(path) == 1:
+        return {k: v for k, v in value.items() if k != path[0]}
+    return {**value, path[0]: _without(value[path[0]], path[1:])}
+
+
+def config_params(*keys, without=(), **parts):
+    """A ``params:`` value that reruns a rule's jobs when the config their outputs depend on changes
+    (Snakemake's default rerun triggers include params; a changed value alone otherwise leaves a stale
+    output "up to date"): the short hash (citi.config.config_hash) of the config values at ``keys``.
+
+    keys: dotted config keys whose parts are formatted with the job's wildcards, e.g.
+    "datasets.{dataset}.splits.{split}" (an absent key counts as None); none and no ``parts``: the
+    whole config. without: dotted keys taken out of those values, e.g. "importance.estimators" beside
+    "importance". parts: name -> function of the wildcards, for a value no key names (one stage of a
+    method's list)."""
+
+    def params(wildcards):
+        drop = [_config_path(key, wildcards) for key in without]
+        chosen = {}
+        for key in keys:
+            path = _config_path(key, wildcards)
+            value = config
+            for part in path:
+                value = value.get(part) if isinstance(value, dict) else None
+            for gone in drop:
+                if len(gone) > len(path) and gone[: len(path)] == path:
+                    value = _without(value, gone[len(path) :])
+            chosen[".".join(path)] = value
+        chosen.update({name: part(wildcards) for name, part in parts.items()})
+        return config_hash(chosen if keys or parts else config)
+
+    return params
 
 
 def dataset_input(wildcards):

@@ -4,6 +4,8 @@
 rule generate_embedded:
     output:
         root=directory(paths.EMBEDDED_ROOT),
+    params:
+        config_hash=config_params("generate"),
     log:
         paths.log("generate_embedded"),
     benchmark:
@@ -23,6 +25,9 @@ rule prepare_split:
     output:
         data=paths.DATA,
         manifest=paths.DATA_MANIFEST,
+    params:
+        config_hash=config_params("seed", "datasets.{dataset}", "datasets.{dataset}.splits.{split}",
+                                  without=["datasets.{dataset}.splits"]),
     log:
         paths.log("prepare_split", "{dataset}/{split}"),
     benchmark:
@@ -42,6 +47,9 @@ rule build_mixture:
     output:
         data=paths.MIXTURE,
         manifest=paths.MIXTURE_MANIFEST,
+    params:
+        config_hash=config_params("seed", "mixtures.{mixture}",
+                                  tasks=lambda wc: {t: config["tasks"][t] for t in mixture_inputs(wc)}),
     log:
         paths.log("build_mixture", "{mixture}"),
     benchmark:

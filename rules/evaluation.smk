@@ -15,6 +15,9 @@ rule generate_predictions:
         model=one_of(config["models"]),
         method=one_of(eval_methods()),
         benchmark=one_of(eval_benchmarks()) or "^$",
+    params:
+        config_hash=config_params("evaluation", "evaluation.benchmarks.{benchmark}",
+                                  without=EVALUATION_ELSEWHERE + ["evaluation.judge"]),
     log:
         paths.log("generate_predictions", "{model}/{method}/{benchmark}"),
     benchmark:
@@ -37,6 +40,9 @@ rule score_predictions:
         model=one_of(config["models"]),
         method=one_of(eval_methods()),
         benchmark=one_of(eval_benchmarks()) or "^$",
+    params:
+        config_hash=config_params("evaluation", "evaluation.benchmarks.{benchmark}",
+                                  without=EVALUATION_ELSEWHERE + ["evaluation.simulator"]),
     log:
         paths.log("score_predictions", "{model}/{method}/{benchmark}"),
     benchmark:

@@ -4,6 +4,11 @@ from citi.evaluation.runner import loopback_model, needs_endpoint, benchmark_spe
 from citi.tables import spec as table_spec
 
 
+# evaluation keys a prediction or score job does not read, left out of its params (rules/common.smk config_params):
+# the other benchmarks, OpenCompass's general evaluation, and which methods a benchmark evaluates
+EVALUATION_ELSEWHERE = ["evaluation.benchmarks", "evaluation.general", "evaluation.benchmarks.{benchmark}.methods"]
+
+
 def eval_benchmarks():
     return list(config.get("evaluation", {}).get("benchmarks", {}))
 

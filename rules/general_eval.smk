@@ -24,6 +24,8 @@ rule general_eval:
     wildcard_constraints:
         model=one_of(config["models"]),
         method=one_of(["base", *config.get("methods", {})]),
+    params:
+        config_hash=config_params("evaluation.general", "evaluation.cap", without=["evaluation.general.methods"]),
     log:
         paths.log("general_eval", "{model}/{method}"),
     benchmark:
@@ -43,6 +45,7 @@ rule opencompass_prompts:
         prompts=paths.OPENCOMPASS_PROMPTS,
     params:
         templates={name: _oc.general_benchmarks(config)[name]["template"] for name in _crosschecked},
+        config_hash=config_params("evaluation.general.opencompass"),
     log:
         paths.log("opencompass_prompts"),
     benchmark:
@@ -68,6 +71,9 @@ rule general_crosscheck:
         model=one_of(config["models"]),
         method=one_of(["base", *config.get("methods", {})]),
         benchmark=one_of(_crosschecked),
+    params:
+        config_hash=config_params("evaluation.general.benchmarks.{benchmark}", "evaluation.general.opencompass",
+                                  "evaluation.cap"),
     log:
         paths.log("general_crosscheck", "{model}/{method}/{benchmark}"),
     benchmark:

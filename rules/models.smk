@@ -4,6 +4,8 @@
 rule materialize_model:
     output:
         folder=directory(paths.MODEL),
+    params:
+        config_hash=config_params("models.{model}"),
     log:
         paths.log("materialize_model", "{model}"),
     benchmark:

@@ -1,10 +1,12 @@
-# Tables stage: the paper's tables from metrics files, the trade-off plot. Defines table_targets() for rule all.
+# Tables stage: the paper's tables from metrics files, the trade-off plot, paired differences and the verdict
+# on the paper's claims. Defines table_targets() for rule all.
 # Each table is its own target: `snakemake results/tables/main.csv` builds just that one.
 
 from citi.tables import spec as table_spec
 
 
-# main table + plot, and ablations/analysis when their methods are configured (see citi.tables.spec.targets)
+# main table, plot, differences and verdict, and ablations/analysis when their methods are configured
+# (see citi.tables.spec.targets)
 table_targets = lambda: table_spec.targets(config)  # noqa: E731 (a def here trips snakemake --lint)
 
 
@@ -17,6 +19,9 @@ rule make_table:
         sources=paths.TABLE_SOURCES,
     wildcard_constraints:
         table="main|ablations|analysis",
+    params:
+        # the whole config: the table's header names the config and its hash
+        config_hash=config_params(),
     log:
         paths.log("make_table", "{table}"),
     benchmark:
@@ -33,6 +38,7 @@ rule make_table:
 rule plot_tradeoff:
     input:
         sources=paths.TABLE_SOURCES.format(table="main"),
+        metrics=lambda wildcards: table_spec.required_inputs(config, "main"),  # item scores for the error bars
     output:
         png=report(paths.TRADEOFF_PLOT, caption="../report/tradeoff.rst", category="Figures"),
     log:
@@ -46,3 +52,26 @@ rule plot_tradeoff:
         "../envs/tables.yaml"
     script:
         "../scripts/plot_tradeoff.py"
+
+
+rule make_verdict:
+    input:
+        sources=paths.TABLE_SOURCES.format(table="main"),
+        metrics=lambda wildcards: table_spec.required_inputs(config, "main"),  # item scores, paired by id
+    output:
+        differences=paths.DIFFERENCES,
+        differences_markdown=paths.DIFFERENCES_MARKDOWN,
+        verdict=paths.VERDICT,
+    params:
+        config_hash=config_params("tables.bootstrap"),
+    log:
+        paths.log("make_verdict"),
+    benchmark:
+        paths.benchmark("make_verdict")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/make_verdict.py"

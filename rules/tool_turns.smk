@@ -10,6 +10,9 @@ rule tool_turns:
         manifest=paths.TOOL_TURNS_MANIFEST,
     wildcard_constraints:
         turns="all|mae",
+    params:
+        config_hash=config_params(
+            mae=lambda wc: config.get("tl_training", {}).get("mae") if wc.turns == "mae" else None),
     log:
         paths.log("tool_turns", "{dataset}/{split}/{turns}"),
     benchmark:

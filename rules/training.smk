@@ -12,6 +12,12 @@ rule train_stage:
         folder=directory(paths.STAGE_CHECKPOINT),
     wildcard_constraints:
         method=one_of(trained_methods()),
+    params:
+        # the method less its stages, and this stage: a change to a later stage leaves the earlier ones be;
+        # how often a stage saves a resumable checkpoint does not change what it trains
+        config_hash=config_params("methods.{method}", "training", "lora", "molora", "tl_training.irm",
+                                  "models.{model}.dtype", stage=stage_config,
+                                  without=["methods.{method}.stages", "training.save_steps"]),
     log:
         paths.log("train_stage", "{model}/{tool_dataset}/{method}/stage{stage}"),
     benchmark:
@@ -35,6 +41,8 @@ rule replace_weights:
                                                        method="{method}", stage=1)),
     wildcard_constraints:
         method=one_of(replacement_methods()),
+    params:
+        config_hash=config_params("methods.{method}", "models.{model}.dtype"),
     log:
         paths.log("replace_weights", "{model}/{tool_dataset}/{method}"),
     benchmark:
@@ -55,6 +63,8 @@ rule router_analysis:
         folder=directory(paths.ROUTER_ANALYSIS),
     wildcard_constraints:
         method=one_of(router_methods()),
+    params:
+        config_hash=config_params("router_analysis", "training.cutoff_len"),
     log:
         paths.log("router_analysis", "{model}/{tool_dataset}/{method}"),
     benchmark:

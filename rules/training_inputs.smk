@@ -34,6 +34,13 @@ def stage_inputs(wildcards):
     }
 
 
+def stage_config(wildcards):
+    """The config of the job's stage (a params value: rules/common.smk config_params); None past the last."""
+    stages = config["methods"][wildcards.method].get("stages") or []
+    stage = int(wildcards.stage)
+    return stages[stage - 1] if 0 < stage <= len(stages) else None
+
+
 def replacement_inputs(wildcards):
     spec = config["methods"][wildcards.method]
     selection = selection_name(spec["components"], spec["fraction"], f"methods.{wildcards.method}")

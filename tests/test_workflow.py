@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -12,9 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from citi.config import paper_combinations, paper_configfiles
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-CONFIGS = sorted(p for p in (REPO / "config").rglob("*.yaml") if p.name != "schema.yaml")
+# each config as the --configfile list it runs with: a one-file config, or a paper setting's layers
+CONFIGS = ([[p] for p in sorted((REPO / "config").glob("*.yaml")) if p.name != "schema.yaml"]
+           + [paper_configfiles(b, t) for b, t in paper_combinations()])
 
 
 def snakemake(*args, cwd=REPO, check=True):
@@ -26,14 +31,14 @@ def snakemake(*args, cwd=REPO, check=True):
     return proc
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda files: "+".join(str(p.relative_to(REPO)) for p in files))
 def test_dry_run_resolves_the_whole_dag(config, tmp_path, request):
     workdir = tmp_path
-    if "../shared/data/" in config.read_text():  # a config on the real data, relative to the run directory
+    if any("../shared/data/" in p.read_text() for p in config):  # a config on the real data, relative to the run directory
         shared = request.getfixturevalue("shared_data")
         (tmp_path / "shared").symlink_to(shared.parent)
         workdir = tmp_path / "run"
-    out = snakemake("all", "-n", "--cores", "2", "-d", str(workdir), "--configfile", str(config)).stdout
+    out = snakemake("all", "-n", "--cores", "2", "-d", str(workdir), "--configfile", *map(str, config)).stdout
     assert "materialize_model" in out and "prepare_split" in out and "build_mixture" in out
 
 
@@ -52,9 +57,11 @@ def test_invalid_config_fails_before_any_job_with_the_key_named(tmp_path):
     assert "datasets.embedded_math.splits.train.n" in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/paper/llama-3-8b-instruct_api-bank.yaml"])
+@pytest.mark.parametrize("config", [["config/config.yaml"],
+                                    [str(p) for p in paper_configfiles("llama-3-8b-instruct", "api-bank")]],
+                         ids=["config.yaml", "paper-llama-3-8b-instruct_api-bank"])
 def test_lint_is_clean(config):
-    proc = snakemake("--lint", "--configfile", config, check=False)
+    proc = snakemake("--lint", "--configfile", *config, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Congratulations" in proc.stdout + proc.stderr
 
@@ -113,6 +120,55 @@ def test_end_to_end_test_config_is_deterministic_and_complete(local_test_run, tm
     assert "Nothing to be done" in again
     leftovers = [p for p in (a / "results").rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers
+
+
+# rules whose outputs read no config value (only their input files); every other rule declares
+# params: config_hash=config_params(...) with the config its outputs depend on (rules/common.smk)
+READS_NO_CONFIG = {"importance_figures", "plot_tradeoff"}
+
+
+def test_every_rule_reading_the_config_declares_its_config_in_params():
+    for smk, name, body in rule_blocks():
+        if name not in READS_NO_CONFIG:
+            assert re.search(r"^    params:\n(?:        .*\n)*?        config_hash=config_params\(", body, re.M), \
+                f"{smk.name}: rule {name} has no params config_hash=config_params(...)"
+
+
+def planned_jobs(out: str) -> set[tuple[str, str]]:
+    """(rule, wildcards) of each job a dry-run's output plans."""
+    jobs = set()
+    for match in re.finditer(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", out, re.M):
+        wildcards = re.search(r"^    wildcards: (.*)$", match.group(2), re.M)
+        jobs.add((match.group(1), wildcards.group(1) if wildcards else ""))
+    return jobs
+
+
+@pytest.mark.slow
+def test_a_config_change_reruns_the_jobs_that_read_it_and_only_those(tmp_path):
+    """Issue 20 item 7: a changed value (a split's n, a mixture's general_per_task, a model spec) used to leave
+    Snakemake saying 'Nothing to be done' over stale outputs; each rule's params carry its config's hash."""
+    config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    targets = ([f"results/mixtures/{m}.jsonl" for m in config["mixtures"]]
+               + ["results/data/embedded_math/test.jsonl", "results/models/tiny"])
+    # about 30 s: the data, the mixtures and the tiny model for real, then only dry-runs
+    snakemake(*targets, "--cores", "2", "-d", str(tmp_path), "--configfile", str(REPO / "config" / "test.yaml"))
+
+    def plan(change) -> set[tuple[str, str]]:
+        changed = copy.deepcopy(config)
+        change(changed)
+        path = tmp_path / "changed.yaml"
+        path.write_text(yaml.safe_dump(changed))
+        return planned_jobs(snakemake(*targets, "-n", "--cores", "1", "-d", str(tmp_path), "--configfile",
+                                      str(path)).stdout)
+
+    assert plan(lambda c: None) == set()  # the hashes are stable: an unchanged config plans nothing
+    # one split: that split and the mixture drawing on it; not the dataset's other split, not other mixtures
+    assert plan(lambda c: c["datasets"]["embedded_math"]["splits"]["train"].update(n=10)) == {
+        ("prepare_split", "dataset=embedded_math, split=train"), ("build_mixture", "mixture=mixed")}
+    assert plan(lambda c: c["mixtures"]["mixed"].update(general_per_task=3)) == {("build_mixture", "mixture=mixed")}
+    assert plan(lambda c: c["models"]["tiny"]["tiny"].update(seed=1)) == {("materialize_model", "model=tiny")}
+    # resources decide where a job runs, not what it computes
+    assert plan(lambda c: c["resources"]["data"].update(mem_mb=2000)) == set()
 
 
 def test_a_rule_script_runs_alone_from_the_shell(tmp_path):
