@@ -19,7 +19,7 @@ from citi.evaluation.crosscheck import attach, crosscheck_names, prompt_sha256
 from citi.evaluation.opencompass_config import check_templates
 from citi.evaluation.opencompass_process import _Log
 from citi.evaluation.opencompass_run import opencompass_python
-from citi.evaluation.opencompass_summary import OpenCompassError, read_summary
+from citi.evaluation.opencompass_summary import OpenCompassError, read_item_scores, read_summary
 from citi.evaluation.sandbox import Limits, humaneval_program, run_python
 from citi.errors import ConfigError, RecordError
 from citi.io import read_jsonl, write_json, write_jsonl
@@ -99,6 +99,52 @@ def test_a_dash_or_missing_cell_is_an_error_naming_it(tmp_path, rows, named):
     with pytest.raises(OpenCompassError, match="unscored") as err:
         read_summary(write_summary(tmp_path / "s.csv", rows), "m_base", BENCH)
     assert named in str(err.value)
+
+
+def write_results(path, metrics, flags, key="correct"):
+    """An OpenCompass 0.5.4 results file: its metrics, then one detail per item, every field a one-run list."""
+    details = [{"example_abbr": f"{path.stem}_{i}", "pred": [f"p{i}"], key: [flag]} for i, flag in enumerate(flags)]
+    path.write_text(json.dumps({**metrics, "details": details}))
+    return path
+
+
+def test_item_scores_are_read_from_the_details_in_item_order(tmp_path):
+    ids = ["q/7", "q/2", "q/5"]
+    path = write_results(tmp_path / "ifeval.json", {"accuracy": 33.3333, "constraint_accuracy": 50.0},
+                         [False, True, False])
+    out = read_item_scores(path, "ifeval", ids, {"accuracy": 33.33, "constraint_accuracy": 50.0})
+    # a share of constraints is no mean over items: it gets none
+    assert out == {"accuracy": {"q/7": 0.0, "q/2": 100.0, "q/5": 0.0}} and list(out["accuracy"]) == ids
+    # our MBPP scorer flags is_correct; its score is our pass@1, its counts are no item mean
+    mbpp = write_results(tmp_path / "mbpp.json", {"pass": 2, "score": 100.0}, [True, True], key="is_correct")
+    assert read_item_scores(mbpp, "mbpp", ["a", "b"], {"pass": 2, "pass@1": 100.0}) == {
+        "pass@1": {"a": 100.0, "b": 100.0}}
+    # a benchmark without such a metric needs no details
+    assert read_item_scores(tmp_path / "absent.json", "x", ["a"], {"constraint_accuracy": 1.0}) == {}
+
+
+@pytest.mark.parametrize("flags,metrics,match", [
+    ([True, False], {"accuracy": 50.0}, r"x\.json: 2 per-item details for benchmark 'x', which has 3 items"),
+    ([True, False, False], {"accuracy": 66.67}, r"x\.json: the per-item scores of benchmark 'x' average 33\.33"),
+    ([True, "yes", False], {"accuracy": 33.33}, r"x\.json: detail 1 of benchmark 'x' has no single"),
+    (None, {"accuracy": 0.0}, r"x\.json: no per-item details for benchmark 'x'"),
+])
+def test_details_that_do_not_match_the_items_or_the_summary_are_an_error(tmp_path, flags, metrics, match):
+    path = tmp_path / "x.json"
+    if flags is None:
+        path.write_text(json.dumps(metrics))  # dumped without --dump-eval-details
+    else:
+        write_results(path, {"accuracy": 0.0}, flags)
+    with pytest.raises(OpenCompassError, match=match):
+        read_item_scores(path, "x", ["a", "b", "c"], metrics)
+
+
+def assert_item_scores_contract(m: dict, expected: set):
+    """Per-item scores of the ``expected`` metrics: 0 or 100 for each of item_ids, averaging to the metric."""
+    assert set(m["item_scores"]) == expected, m["item_scores"]
+    for metric, items in m["item_scores"].items():
+        assert list(items) == m["item_ids"] and set(items.values()) <= {0.0, 100.0}
+        assert sum(items.values()) / len(items) == pytest.approx(m["metrics"][metric], abs=0.01)
 
 
 def test_recorded_shots_must_match_the_template():
@@ -197,6 +243,10 @@ def test_the_rule_runs_offline_and_its_metrics_equal_the_opencompass_summary(oc_
         theirs = {renamed.get(metric, metric): v for (ds, metric), v in cells.items() if ds == m["benchmark"]}
         ours = {k: v for k, v in m["metrics"].items() if k != "crosscheck_lm_eval_accuracy"}
         assert ours == theirs and theirs
+    # per-item scores for every metric that is a mean over items, lm-eval's cross-check included
+    for target, expected in zip(targets, ({"accuracy", "crosscheck_lm_eval_accuracy"}, {"accuracy"}, {"accuracy"},
+                                          {"pass@1"})):
+        assert_item_scores_contract(json.loads((tmp_path / target).read_text()), expected)
     # the test config cross-checks embedded_math with lm-eval: both numbers, the same items and turns
     math = json.loads((tmp_path / targets[0]).read_text())
     check = json.loads((tmp_path / "results/eval/tiny/base/embedded_math/crosscheck_lm_eval.json").read_text())
@@ -364,7 +414,7 @@ def test_capped_real_math_and_mbpp_load_whole_and_score_in_opencompass(oc_python
     assert out["mbpp"]["pass"] == 1 and out["mbpp"]["score"] == 50.0
     assert out["mbpp"]["failed"] + out["mbpp"]["wrong_answer"] == 1
     # the shots recorded in the paper configs are the templates' own
-    paper = yaml.safe_load((REPO / "config/paper/llama-3-8b-instruct_api-bank.yaml").read_text())
+    paper = yaml.safe_load((REPO / "config/paper/base.yaml").read_text())  # every paper setting's layer 1
     for name, (template, shots) in OPTIONS.items():
         bench = paper["evaluation"]["general"]["benchmarks"][name]
         assert bench["template"] == template and bench["shots"] == shots == out["templates"][template]["shots"]
@@ -385,5 +435,6 @@ def test_a_capped_math_and_mbpp_run_scores_every_item(oc_python, real_math_mbpp,
         m = json.loads(Path(metrics[name]).read_text())
         assert m["n"] == m["cap"] == 2 and m["item_ids"] == [r["id"] for r in real_math_mbpp[name][:2]]
         assert metric in m["metrics"] and scores[name] == m["metrics"]
+        assert_item_scores_contract(m, {metric})
     # every MBPP item was run (in our sandbox): its outcome counts add up to the capped items
     assert sum(scores["mbpp"][k] for k in ("pass", "timeout", "failed", "wrong_answer")) == 2

@@ -12,12 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from citi.config import load_config
+from citi.config import load_config, paper_combinations, paper_configfiles
 from citi.errors import ConfigError, RecordError, SourceError
 from citi.io import read_json, write_json
-from citi.tables import build, paper, render, spec
+from citi.tables import build, paper, render, spec, verdict
 from citi.tables.plot import plot, points
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,13 +182,13 @@ def test_paper_numbers_match_paper_results_document():
 
 
 def test_paper_numbers_stand_beside_ours_only_in_the_papers_setting(tmp_path):
-    config = load_config(REPO / "config/paper/llama-3-8b-instruct_toolalpaca.yaml")
+    config = load_config(paper_configfiles("llama-3-8b-instruct", "toolalpaca"))
     fake_metrics(config, tmp_path, tables=("main", "ablations"))
     main = build.build(config, "main", tmp_path)
     citi = next(r for r in main["rows"] if r["method"] == "citi")
     assert citi["cells"]["O"]["paper"] == 72.81 and citi["cells"]["MT"]["paper"] == 76.67
-    assert citi["cells"]["TQA (3k subsample)"]["paper"] is None  # not the paper's TriviaQA set
-    assert "TQA (3k subsample) paper" not in render.header(main) and "O paper" in render.header(main)
+    assert citi["cells"]["TQA (rc validation)"]["paper"] is None  # not the paper's TriviaQA set
+    assert "TQA (rc validation) paper" not in render.header(main) and "O paper" in render.header(main)
     ablations = build.build(config, "ablations", tmp_path)
     assert next(r for r in ablations["rows"] if r["method"] == "wo_rp")["cells"]["P"]["paper"] == 70.18
     config["tables"]["paper"]["backbones"] = {}  # another backbone: no paper numbers
@@ -201,7 +202,7 @@ def test_a_paper_setting_that_is_not_the_configs_is_refused(test_config):
 
 
 def test_ablation_and_analysis_rows_follow_the_configured_methods():
-    config = load_config(REPO / "config/paper/llama-3-8b-instruct_api-bank.yaml")
+    config = load_config(paper_configfiles("llama-3-8b-instruct", "api-bank"))
     assert [r.method for r in spec.rows(config, "ablations")] == list(spec.ABLATIONS)
     analysis = [r.method for r in spec.rows(config, "analysis")]
     assert analysis[-6:] == list(spec.PARTIAL_TUNING)
@@ -215,14 +216,15 @@ def test_ablation_and_analysis_rows_follow_the_configured_methods():
 def test_tradeoff_plot_has_one_point_per_method_with_base(test_config, tmp_path):
     fake_metrics(test_config, tmp_path)
     table = build.build(test_config, "main", tmp_path)
-    pts = points(table)
+    pts = points(table, tmp_path)
     assert [p["method"] for p in pts] == main_rows(test_config)
+    assert all(p["tool_ci"] is None for p in pts)  # hand-made files without item scores: no error bars
     tool = [c.name for c in spec.columns(test_config) if c.kind == "tool" and c.plot]  # TS/PI/CF: details
     assert len(tool) < len([c for c in spec.columns(test_config) if c.kind == "tool"])
     base = table["rows"][0]["cells"]
     assert pts[0]["tool"] == pytest.approx(sum(base[n]["value"] for n in tool) / len(tool))
     png = tmp_path / "tradeoff.png"
-    plot(table, png)
+    plot(table, png, tmp_path)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -253,12 +255,14 @@ def headless(url: str, profile: Path) -> str:
 def test_rules_build_main_table_and_plot_and_the_report_shows_them(test_config, tmp_path):
     work = tmp_path / "run"
     fake_metrics(test_config, work)
-    targets = ["results/tables/main.csv", "results/figures/tradeoff.png"]
-    common = ["-d", str(work), "--allowed-rules", "make_table", "plot_tradeoff"]
+    targets = ["results/tables/main.csv", "results/figures/tradeoff.png", "results/tables/verdict.md"]
+    common = ["-d", str(work), "--allowed-rules", "make_table", "plot_tradeoff", "make_verdict"]
     snakemake(*targets, "--cores", "1", *common, "--configfile", str(REPO / "config/test.yaml"))
     rows = read_csv(work / "results/tables/main.csv")
     assert [r["method"] for r in rows] == main_rows(test_config)
     assert (work / "results/tables/main.md").is_file() and (work / "results/tables/main.sources.json").is_file()
+    assert read_csv(work / "results/tables/differences.csv") and "(a) FT gains tool ability over base" in \
+        (work / "results/tables/verdict.md").read_text()  # hand-made files have no item scores: no intervals
     report = work / "report.html"
     snakemake(*targets, "--cores", "1", *common, "--report", str(report), "--configfile", str(REPO / "config/test.yaml"))
     html = report.read_text()
@@ -281,8 +285,9 @@ def test_rules_build_main_table_and_plot_and_the_report_shows_them(test_config, 
     assert len(widths.split(",")) == len(images) and all(int(w) > 0 for w in widths.split(",")), widths
 
 
-@pytest.mark.parametrize("path", sorted(p for p in (REPO / "config").rglob("*.yaml") if p.name != "schema.yaml"),
-                         ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", [[p] for p in sorted((REPO / "config").glob("*.yaml")) if p.name != "schema.yaml"]
+                         + [paper_configfiles(b, t) for b, t in paper_combinations()],  # a paper setting's layers
+                         ids=lambda files: "+".join(str(p.relative_to(REPO)) for p in files))
 def test_every_config_evaluates_every_table_column(path):
     """A column naming a benchmark no evaluation produces would silently drop the tables from `all`."""
     config = load_config(path)
@@ -294,3 +299,168 @@ def paths_main_table() -> str:
     from citi import paths
 
     return paths.MAIN_TABLE
+
+
+# ---- intervals, paired differences and the verdict (issue 18) ------------------------------------------
+
+PLANT_METHODS = ("base", "ft", "lora", "citi")
+
+
+def plant_config(general_columns=(("nll", "gen_nll", "answer_nll", "lower"),)) -> dict:
+    """A small config: base, FT, LoRA, CITI rows; one tool column (binary) and general column(s)."""
+    cols = [{"name": "tool acc", "benchmark": "tools", "metric": "accuracy", "kind": "tool"}]
+    cols += [{"name": n, "benchmark": b, "metric": m, "kind": "general", "direction": d}
+             for n, b, m, d in general_columns]
+    return {"name": "plant", "models": {"m": {}}, "methods": {m: {} for m in PLANT_METHODS[1:]},
+            "evaluation": {"benchmarks": {c["benchmark"]: {} for c in cols}},
+            "tables": {"columns": cols, "main_methods": list(PLANT_METHODS[1:]),
+                       "bootstrap": {"seed": 1, "n_boot": 1000}}}
+
+
+def plant(root: Path, method: str, benchmark: str, metric: str, values) -> None:
+    """A metrics.json in the evaluators' format with item scores (ids shared across methods)."""
+    items = {f"{benchmark}/{i}": float(v) for i, v in enumerate(values)}
+    write_json(root / f"results/eval/m/{method}/{benchmark}/metrics.json",
+               {"benchmark": benchmark, "model": "m", "method": method, "metrics": {metric: float(np.mean(values))},
+                "n": len(values), "cap": None, "config_hash": "plant", "item_scores": {metric: items}})
+
+
+def right(rng, n: int, p: float) -> np.ndarray:
+    return np.where(rng.random(n) < p, 100.0, 0.0)
+
+
+def plant_clear(root: Path, n: int = 300) -> None:
+    """FT gains tool and loses general; LoRA and CITI keep general; CITI gains little tool ability."""
+    rng = np.random.default_rng(0)
+    difficulty = rng.normal(2.0, 0.4, n)  # per-item answer NLL shared by all methods
+    for method, p_tool, nll_shift in (("base", 0.2, 0.0), ("ft", 0.7, 0.5), ("lora", 0.5, 0.2), ("citi", 0.25, 0.1)):
+        plant(root, method, "tools", "accuracy", right(rng, n, p_tool))
+        plant(root, method, "gen_nll", "answer_nll", difficulty + nll_shift + rng.normal(0, 0.05, n))
+
+
+def build_and_judge(config: dict, root: Path) -> tuple[dict, list[dict], dict]:
+    table = build.build(config, "main", root)
+    boot = spec.bootstrap_settings(config)
+    claims = {v["key"]: v for v in verdict.verdicts(table, boot, root)["m"]}
+    return table, verdict.differences(table, boot, root), claims
+
+
+def test_cells_carry_n_and_a_bootstrap_interval_shown_as_plus_minus(tmp_path):
+    plant_clear(tmp_path)
+    config = plant_config()
+    table = build.build(config, "main", tmp_path)
+    base = table["rows"][0]["cells"]["tool acc"]
+    assert base["n"] == 300 and base["lo"] < base["value"] < base["hi"]
+    assert table["bootstrap"] == {"n_boot": 1000, "seed": 1, "level": 0.95}
+    assert build.build(config, "main", tmp_path) == table  # seeded: the same intervals every time
+    out = tmp_path / "results/tables"
+    render.write(table, out / "main.csv", out / "main.md", out / "main.sources.json")
+    rows = read_csv(out / "main.csv")
+    head = list(rows[0])
+    assert head[4:8] == ["tool acc", "tool acc n", "tool acc lo", "tool acc hi"]
+    assert float(rows[0]["tool acc lo"]) == pytest.approx(round(base["lo"], 2))
+    md = (out / "main.md").read_text()
+    assert f"{base['value']:.2f} ± {(base['hi'] - base['lo']) / 2:.2f}" in md
+    assert "bootstrap" in md and "1000 resamples, seed 1" in md and "lower is better" in md
+
+
+def test_a_file_without_item_scores_gives_no_interval_and_says_so(tmp_path):
+    plant_clear(tmp_path)
+    path = tmp_path / "results/eval/m/ft/tools/metrics.json"
+    data = read_json(path)
+    del data["item_scores"]
+    write_json(path, data)
+    config = plant_config()
+    table, diffs, claims = build_and_judge(config, tmp_path)
+    ft = table["rows"][1]["cells"]["tool acc"]
+    assert ft["lo"] is None and ft["hi"] is None and "no item_scores" in ft["no_ci"]
+    assert f"{ft['value']:.2f} (no CI)" in render.to_markdown(table)
+    assert render.csv_rows(table)[1][render.header(table).index("tool acc lo")] == ""
+    ft_base = next(d for d in diffs if d["comparison"] == "FT − base" and d["column"] == "tool acc")
+    base = table["rows"][0]["cells"]["tool acc"]
+    assert ft_base["lo"] is None and ft_base["difference"] == pytest.approx(ft["value"] - base["value"])
+    assert claims["a"]["verdict"] == "cannot tell at this n" and "tools/metrics.json" in verdict.sentence(claims["a"])
+    assert claims["b"]["verdict"] == "supported"  # the general column still has its items
+
+
+def test_item_scores_that_do_not_average_to_the_metric_are_refused(tmp_path):
+    plant_clear(tmp_path)
+    path = tmp_path / "results/eval/m/lora/tools/metrics.json"
+    data = read_json(path)
+    data["metrics"]["accuracy"] += 5
+    write_json(path, data)
+    with pytest.raises(RecordError, match=r"lora/tools/metrics.json: item_scores\['accuracy'\] average"):
+        build.build(plant_config(), "main", tmp_path)
+
+
+def test_differences_are_paired_with_flips_and_the_verdict_follows_the_planted_effects(tmp_path):
+    plant_clear(tmp_path)
+    table, diffs, claims = build_and_judge(plant_config(), tmp_path)
+    assert [(d["comparison"], d["column"]) for d in diffs][::2] == [
+        ("FT − base", "tool acc"), ("LoRA − base", "tool acc"), ("CITI − base", "tool acc"),
+        ("CITI − FT", "tool acc"), ("CITI − LoRA", "tool acc"), ("LoRA − FT", "tool acc")]
+    ft_tool = diffs[0]
+    base_items = read_json(tmp_path / "results/eval/m/base/tools/metrics.json")["item_scores"]["accuracy"]
+    ft_items = read_json(tmp_path / "results/eval/m/ft/tools/metrics.json")["item_scores"]["accuracy"]
+    assert ft_tool["n"] == 300 and 0 < ft_tool["lo"] < ft_tool["difference"] < ft_tool["hi"]
+    assert ft_tool["right_to_wrong"] == sum(base_items[i] > 0 and ft_items[i] == 0 for i in base_items)
+    assert ft_tool["wrong_to_right"] - ft_tool["right_to_wrong"] == pytest.approx(ft_tool["difference"] * 3)
+    ft_nll = diffs[1]
+    assert ft_nll["column"] == "nll" and ft_nll["lo"] > 0 and ft_nll["right_to_wrong"] is None  # continuous: no flips
+    assert {k: v["verdict"] for k, v in claims.items()} == {
+        "a": "supported", "b": "supported", "c": "supported", "d": "supported", "e": "contradicted"}
+    assert claims["b"]["evidence"][0]["judgement"] == "for"  # NLL up is a loss: lower is better
+    text = verdict.sentence(claims["a"])
+    assert f"{ft_tool['difference']:+.2f} [{ft_tool['lo']:+.2f}, {ft_tool['hi']:+.2f}], n = 300" in text
+    out = tmp_path / "results/tables"
+    verdict.write(table, spec.bootstrap_settings(plant_config()), out / "d.csv", out / "d.md", out / "v.md", tmp_path)
+    assert read_csv(out / "d.csv")[0]["right_to_wrong"] == str(ft_tool["right_to_wrong"])
+    text = (out / "v.md").read_text()
+    assert "(CITI − base) − 0.5·(FT − base)" in text and "contradicted" in text
+    assert "FT − base" in (out / "d.md").read_text()
+
+
+def test_noise_gives_cannot_tell(tmp_path):
+    """Every method scores the same values in another order: no difference to find."""
+    rng = np.random.default_rng(5)
+    tool, nll = right(rng, 60, 0.5), rng.normal(2.0, 0.4, 60)
+    for method in PLANT_METHODS:
+        plant(tmp_path, method, "tools", "accuracy", rng.permutation(tool))
+        plant(tmp_path, method, "gen_nll", "answer_nll", rng.permutation(nll))
+    _, _, claims = build_and_judge(plant_config(), tmp_path)
+    assert {v["verdict"] for v in claims.values()} == {"cannot tell at this n"}
+    assert all(e["judgement"] == "includes 0" for v in claims.values() for e in v["evidence"])
+
+
+def test_all_builds_the_differences_and_the_verdict():
+    from citi import paths
+
+    assert {paths.DIFFERENCES, paths.VERDICT} <= set(spec.targets(load_config(REPO / "config/test.yaml")))
+
+
+def test_a_missing_row_is_named_in_the_verdict(tmp_path):
+    plant_clear(tmp_path)
+    config = plant_config()
+    config["tables"]["main_methods"] = ["ft", "citi"]
+    _, _, claims = build_and_judge(config, tmp_path)
+    assert claims["c"]["verdict"] == "cannot tell at this n" and "a row for lora" in verdict.sentence(claims["c"])
+    assert claims["a"]["verdict"] == "supported"
+
+
+def test_tradeoff_error_bars_bootstrap_each_axis_and_leave_lower_is_better_columns_off(tmp_path):
+    plant_clear(tmp_path)
+    rng = np.random.default_rng(1)
+    for method in PLANT_METHODS:
+        plant(tmp_path, method, "gen_acc", "accuracy", right(rng, 200, 0.6))
+    config = plant_config(general_columns=(("nll", "gen_nll", "answer_nll", "lower"),
+                                           ("gen acc", "gen_acc", "accuracy", "higher")))
+    table = build.build(config, "main", tmp_path)
+    pts = points(table, tmp_path)
+    for p, row in zip(pts, table["rows"]):
+        cell = row["cells"]["gen acc"]
+        assert p["general"] == cell["value"]  # the NLL column is on no axis
+        assert p["general_ci"] == pytest.approx((cell["lo"], cell["hi"]), abs=1.0)  # one column: its own interval
+        assert p["tool_ci"][0] < p["tool"] < p["tool_ci"][1]
+    png = tmp_path / "tradeoff.png"
+    plot(table, png, tmp_path)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -5,6 +5,8 @@ module runs in either environment (standard library and citi only) and starts
 OpenCompass with the interpreter ``opencompass_python`` finds
 (citi.evaluation.opencompass_process). The lm-eval cross-checks of GSM8K-like
 benchmarks, run before it in the main env, are joined into their metrics here.
+Each metrics file carries ``item_scores`` (one score per item, for the tables' confidence
+intervals), read from OpenCompass's per-item details.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .opencompass_config import render
 from .opencompass_data import write_benchmark
 from .opencompass_process import (describe_templates, failure_message, installed_version, outputs_dir,
                                   run_opencompass)
-from .opencompass_summary import OpenCompassError, find_summary, read_summary
+from .opencompass_summary import OpenCompassError, find_summary, read_item_scores, read_summary, results_file
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -97,7 +99,11 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
                      metrics: dict[str, str], crosschecks: dict[str, str] | None = None) -> dict:
     """Evaluate ``model_dir`` on every general benchmark; write ``metrics[name]``; return the scores.
 
-    ``crosschecks``: benchmark name -> the lm-eval cross-check file to join into its metrics.
+    A file's ``metrics`` are the summary's numbers under our names; its ``item_scores`` give each
+    item (ids as ``item_ids``) 0 or 100 for the metrics that are a mean over items (accuracy, pass@1),
+    from OpenCompass's per-item details (opencompass_summary.read_item_scores); others, such as
+    constraint_accuracy, have none. ``crosschecks``: benchmark name -> the lm-eval cross-check file
+    to join into its metrics (with its items' results as crosscheck_lm_eval_accuracy's item scores).
     """
     benchmarks = general_benchmarks(config)
     general = config["evaluation"]["general"]
@@ -128,11 +134,14 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
     except OpenCompassError as e:  # exit 0, but a task failed: its cause is in the log
         raise OpenCompassError(failure_message(str(e).rstrip("."), excerpt, work)) from None
 
+    items = {name: read_item_scores(results_file(summary, abbr, name), name, data[name]["item_ids"], scores[name])
+             for name in benchmarks}
     for name, spec in benchmarks.items():
         settings = {"benchmark": spec, "opencompass": oc, "model": model, "method": method}
         record = {
             "benchmark": name, "model": model, "method": method, "scorer": "opencompass",
             "metrics": scores[name], "n": data[name]["n"], "cap": spec["cap"], "item_ids": data[name]["item_ids"],
+            "item_scores": items[name],
             "config_hash": sha256_text(dumps_record(settings))[:16],
             "engine": {"opencompass": version, "template": spec["template"], "shots": spec["shots"],
                        "prompt_sha256": described.get(spec["template"], {}).get("prompt_sha256"),
@@ -141,7 +150,10 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
         }
         if name in (crosschecks or {}):
             predictions = summary.parent.parent / "predictions" / abbr / f"{name}.json"
-            attach(record, read_json(crosschecks[name]), str(crosschecks[name]),
-                   opencompass_items(predictions), general["crosscheck"]["gap_points"])
+            check = read_json(crosschecks[name])
+            attach(record, check, str(crosschecks[name]), opencompass_items(predictions),
+                   general["crosscheck"]["gap_points"])
+            record["item_scores"]["crosscheck_lm_eval_accuracy"] = {
+                item["id"]: 100.0 * item["correct"] for item in check["items"]}
         write_json(metrics[name], record)
     return scores

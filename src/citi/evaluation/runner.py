@@ -5,7 +5,11 @@ settings (defaults from ``evaluation``). Generation writes predictions.jsonl; sc
 writes metrics.json in the format the tables read::
 
     {"benchmark", "model", "method", "scorer", "metrics": {name: percent}, "n", "cap",
-     "item_ids", "config_hash", "generation": {...}, "per_item": [...], ...scorer extras}
+     "item_ids", "config_hash", "generation": {...}, "per_item": [...],
+     "item_scores": {metric: {item id: value}}, ...scorer extras}
+
+``item_scores`` holds one value per scored item for each metric whose mean over items is
+the metric (the tables bootstrap their confidence intervals from it).
 """
 
 from __future__ import annotations
@@ -112,10 +116,21 @@ def generate(config: dict, model_dir: str | Path, benchmark: str, data: str | Pa
         return
     role = needs_endpoint(config, spec, "generate")
     with endpoint(config, role, f"{out}.server.log") if role else contextlib.nullcontext() as url:
-        context = {"data_root": data_root(config, spec["dataset"]), "split": spec["split"],
+        # a benchmark's options reach its agent as keywords it names (e.g. choice_accuracy's distractors)
+        context = {**spec["options"], "data_root": data_root(config, spec["dataset"]), "split": spec["split"],
                    "evaluation": config["evaluation"], "simulator_url": url, "fingerprint": fingerprint}
         registry.call(agent, engine, records, out, settings, context=context, options={},
                       owner=f"evaluation.benchmarks.{benchmark}")
+
+
+def check_item_scores(result: dict, where: str) -> None:
+    """Each metric's item scores must average to the metric: the intervals are computed from them."""
+    for name, values in (result.get("item_scores") or {}).items():
+        if name not in result["metrics"] or not values:
+            raise RecordError(f"{where}: item_scores['{name}'] has no matching metric or no items")
+        mean, value = sum(values.values()) / len(values), result["metrics"][name]
+        if abs(mean - value) > 1e-6 * max(1.0, abs(value)):
+            raise RecordError(f"{where}: item_scores['{name}'] average {mean} but the metric is {value}")
 
 
 def score(config: dict, model: str, method: str, benchmark: str, data: str | Path,
@@ -134,6 +149,7 @@ def score(config: dict, model: str, method: str, benchmark: str, data: str | Pat
                    "evaluation": config["evaluation"], "prediction_rows": rows, "judge_url": url}
         result = registry.call(scorer, records, {i: r["prediction"] for i, r in rows.items()},
                                context=context, options=spec["options"], owner=f"evaluation.benchmarks.{benchmark}")
+    check_item_scores(result, f"{metrics} (scorer {spec['scorer']})")
     gen = settings_for(config, spec).as_dict()
     gen["new_tokens_total"] = sum(rows[r["id"]].get("new_tokens", 0) for r in records)
     out = {**{k: v for k, v in result.items() if k not in ("metrics", "n", "per_item")},

@@ -277,5 +277,11 @@ def accuracies(categories: list[str]) -> dict[str, float]:
     return {level: 100.0 * sum(r >= CATEGORIES.index(first) for r in ranks) / n for level, first in LEVELS.items()}
 
 
+def item_accuracies(category: str) -> dict[str, float]:
+    """One call's TS, PI and CF: 100 where its category reaches that level, else 0 (their mean is ``accuracies``)."""
+    rank = CATEGORIES.index(category)
+    return {level: 100.0 * (rank >= CATEGORIES.index(first)) for level, first in LEVELS.items()}
+
+
 def category_counts(categories: list[str]) -> dict[str, int]:
     return {c: categories.count(c) for c in CATEGORIES}

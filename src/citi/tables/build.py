@@ -1,20 +1,34 @@
-"""Fill a table from metrics files: every number keeps the path it came from.
+"""Fill a table from metrics files: every number keeps the path it came from, its n and its 95% interval.
 
-A cell is {value, n, cap, config_hash, path, benchmark, metric} read from one
+A cell is {value, n, lo, hi, cap, config_hash, path, benchmark, metric} read from one
 results/eval/<model>/<method>/<benchmark>/metrics.json, plus the paper's number where
-the setting matches (see ``paper``). A missing file or metric is an error naming it,
-unless its column is optional (then the cell is empty and says why).
+the setting matches (see ``paper``). n counts the items the value averages (its
+``item_scores``; the file's n where it has none). [lo, hi] is a percentile bootstrap over
+those items (``tables.bootstrap``), pooled columns resampled within each benchmark; a file
+without item scores for the metric leaves the cell without an interval (``no_ci`` says why),
+never an invented one. A missing file or metric is an error naming it, unless its column is
+optional (then the cell is empty and says why).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from .. import stats
 from ..config import config_hash
 from ..errors import RecordError, SourceError
 from ..io import read_json
 from . import spec
 from .paper import paper_number, paper_table_for
+
+NOT_EVALUATED = "not evaluated (the benchmark's methods in the config)"
+
+
+def item_scores(data: dict, metric: str) -> dict | None:
+    """{item id: value} of one metric in a metrics.json (``item_scores``), or None when the file has none."""
+    scores = data.get("item_scores") if isinstance(data, dict) else None
+    items = scores.get(metric) if isinstance(scores, dict) else None
+    return items or None
 
 
 def read_cell(path: Path, column: spec.Column) -> dict:
@@ -31,27 +45,64 @@ def read_cell(path: Path, column: spec.Column) -> dict:
     value = metrics[column.metric]
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
         raise RecordError(f"{path}: metric '{column.metric}' is {value!r}, not a number")
-    return {"value": value, "n": data.get("n"), "cap": data.get("cap"), "config_hash": data.get("config_hash")}
+    items = item_scores(data, column.metric)
+    if items is not None and value is not None:
+        mean = sum(items.values()) / len(items)
+        if abs(mean - value) > 0.01 + 1e-6 * abs(value):  # metrics may be rounded to 4 decimals
+            raise RecordError(f"{path}: item_scores['{column.metric}'] average {mean:.6g} but the metric is "
+                              f"{value} (table column '{column.name}'); rescore it")
+    return {"value": value, "n": len(items) if items else data.get("n"), "cap": data.get("cap"),
+            "config_hash": data.get("config_hash"), "items": items}
 
 
-def pool(cells: list[dict]) -> dict:
-    """Several benchmarks' values as one, weighted by their n (correct counts pooled, as CITI pools levels)."""
+def pool(cells: list[dict], boot: dict) -> dict:
+    """Several benchmarks' values as one, weighted by their n (correct counts pooled, as CITI pools levels),
+    with the bootstrap interval over all their items (resampled within each benchmark)."""
+    parts = [{k: v for k, v in c.items() if k != "items"} for c in cells]
     if len(cells) == 1:
-        return dict(cells[0])
-    if any(c["value"] is None or not c.get("n") for c in cells):
-        return {"value": None, "n": sum(c.get("n") or 0 for c in cells), "cap": None, "config_hash": None}
-    n = sum(c["n"] for c in cells)
-    hashes = sorted({c["config_hash"] for c in cells if c.get("config_hash")})
-    return {"value": sum(c["value"] * c["n"] for c in cells) / n, "n": n,
-            "cap": sorted({c.get("cap") for c in cells}, key=str)[-1], "config_hash": ",".join(hashes),
-            "parts": [dict(c) for c in cells]}
+        out = parts[0]
+    elif any(c["value"] is None or not c.get("n") for c in cells):
+        out = {"value": None, "n": sum(c.get("n") or 0 for c in cells), "cap": None, "config_hash": None}
+    else:
+        n = sum(c["n"] for c in cells)
+        hashes = sorted({c["config_hash"] for c in cells if c.get("config_hash")})
+        out = {"value": sum(c["value"] * c["n"] for c in cells) / n, "n": n,
+               "cap": sorted({c.get("cap") for c in cells}, key=str)[-1], "config_hash": ",".join(hashes),
+               "parts": parts}
+    out.update(lo=None, hi=None)
+    if out["value"] is None:
+        return out
+    lacking = [c["path"] for c in cells if not c.get("items")]
+    if lacking:
+        return {**out, "no_ci": f"{lacking[0]}: no item_scores for this metric"}
+    _, out["lo"], out["hi"] = stats.bootstrap_ci([list(c["items"].values()) for c in cells], boot["n_boot"],
+                                                 boot["seed"], boot["level"])
+    return out
+
+
+def cell_paths(cell: dict) -> list[str]:
+    return [cell["path"]] if isinstance(cell["path"], str) else list(cell["path"])
+
+
+def cell_items(cell: dict, root: str | Path = ".", read=read_json) -> tuple[list[dict] | None, str | None]:
+    """The item scores behind a built cell (from its sidecar entry): one {id: value} per benchmark file,
+    or (None, why) when the cell is empty or a file has none for the metric. ``read`` loads a metrics file."""
+    if cell.get("value") is None:
+        return None, cell.get("why") or "empty cell (no metrics file)"
+    out = []
+    for rel in cell_paths(cell):
+        items = item_scores(read(Path(root) / rel), cell["metric"])
+        if not items:
+            return None, f"{rel}: no item_scores for '{cell['metric']}'"
+        out.append(items)
+    return out, None
 
 
 def build(config: dict, table: str, root: str | Path = ".") -> dict:
     """The table as data: columns, rows of cells, and provenance. Paths are relative to ``root``."""
     root = Path(root)
     columns, rows = spec.columns(config), spec.rows(config, table)
-    setting = spec.paper_setting(config)
+    setting, boot = spec.paper_setting(config), spec.bootstrap_settings(config)
     out_rows = []
     for row in rows:
         cells = {}
@@ -64,12 +115,12 @@ def build(config: dict, table: str, root: str | Path = ".") -> dict:
                                   f"(row {row.key}); build it with `snakemake {missing[0]}`, or set "
                                   f"optional: true on that column in tables.columns")
             if missing and skipped:
-                cell = {"value": None, "n": None, "missing": missing,
-                        "why": "not evaluated (the benchmark's methods in the config)"}
+                cell = {"value": None, "n": None, "lo": None, "hi": None, "missing": missing,
+                        "why": NOT_EVALUATED}
             elif missing:
-                cell = {"value": None, "n": None, "missing": missing}
+                cell = {"value": None, "n": None, "lo": None, "hi": None, "missing": missing}
             else:
-                cell = pool([{**read_cell(root / rel, col), "path": rel} for rel in rels])
+                cell = pool([{**read_cell(root / rel, col), "path": rel} for rel in rels], boot)
             cell.update(path=rels[0] if len(rels) == 1 else rels, benchmark=col.benchmark, metric=col.metric,
                         paper=_paper(setting, table, row, col))
             cells[col.name] = cell
@@ -77,7 +128,7 @@ def build(config: dict, table: str, root: str | Path = ".") -> dict:
         out_rows.append({"model": row.model, "method": row.method, "label": row.label,
                          "config_hash": ",".join(hashes), "cells": cells})
     return {"table": table, "config": config.get("name"), "config_hash": config_hash(config),
-            "paper_setting": setting["tool_dataset"],
+            "paper_setting": setting["tool_dataset"], "bootstrap": boot,
             "columns": [vars(c) for c in columns], "rows": out_rows}
 
 

@@ -1,9 +1,11 @@
 """Write a built table as CSV (one row per backbone x method), Markdown, and a sources sidecar.
 
 CSV columns: model, method, label, config_hash, then per table column ``<name>``
-(ours, 2 decimals), ``<name> n`` (items scored) and, in a paper setting, ``<name> paper``.
-The sidecar (``<table>.sources.json``) is the built table itself: per cell the metrics
-file, its full-precision value, n, cap and config hash.
+(ours, 2 decimals), ``<name> n`` (items scored), ``<name> lo`` and ``<name> hi`` (its 95%
+bootstrap interval; empty where the metrics file has no item scores) and, in a paper
+setting, ``<name> paper``. Markdown shows ``value ± half-width`` (half the interval's width),
+or ``value (no CI)``. The sidecar (``<table>.sources.json``) is the built table itself: per
+cell the metrics file, its full-precision value, n, interval, cap and config hash.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def _benchmarks(col: dict) -> str:
 def header(table: dict) -> list[str]:
     head = ["model", "method", "label", "config_hash"]
     for col in table["columns"]:
-        head += [col["name"], f"{col['name']} n"] + ([f"{col['name']} paper"] if has_paper(table, col) else [])
+        name = col["name"]
+        head += [name, f"{name} n", f"{name} lo", f"{name} hi"] + ([f"{name} paper"] if has_paper(table, col) else [])
     return head
 
 
@@ -44,7 +47,8 @@ def csv_rows(table: dict) -> list[list[str]]:
         line = [row["model"], row["method"], row["label"], row["config_hash"]]
         for col in table["columns"]:
             cell = row["cells"][col["name"]]
-            line += [_fmt(cell.get("value")), "" if cell.get("n") is None else str(cell["n"])]
+            line += [_fmt(cell.get("value")), "" if cell.get("n") is None else str(cell["n"]),
+                     _fmt(cell.get("lo")), _fmt(cell.get("hi"))]
             if has_paper(table, col):
                 line.append(_fmt(cell.get("paper")))
         out.append(line)
@@ -59,8 +63,25 @@ def to_csv(table: dict) -> str:
     return buf.getvalue()
 
 
+def with_interval(cell: dict) -> str:
+    """``12.50 ± 3.10`` (half the 95% interval's width), ``12.50 (no CI)`` without item scores, or ''."""
+    text = _fmt(cell.get("value"))
+    if not text:
+        return ""
+    if cell.get("lo") is None or cell.get("hi") is None:
+        return f"{text} (no CI)"
+    return f"{text} ± {(cell['hi'] - cell['lo']) / 2:.2f}"
+
+
+def interval_note(table: dict) -> str:
+    boot = table.get("bootstrap") or {}
+    return (f"± is half the width of a {100 * boot.get('level', 0.95):.0f}% percentile bootstrap interval: items "
+            f"resampled with replacement ({boot.get('n_boot', '?')} resamples, seed {boot.get('seed', '?')}), "
+            f"pooled columns within each benchmark. (no CI): the metrics file has no item scores for it.")
+
+
 def to_markdown(table: dict) -> str:
-    """Ours, with the paper's number in parentheses where the setting matches; n per column below."""
+    """Ours ± half the 95% interval, the paper's number in parentheses where the setting matches; n per column below."""
     cols = table["columns"]
     lines = [f"# {table['table']} table — config {table['config']} ({table['config_hash']})", ""]
     if any(has_paper(table, c) for c in cols):
@@ -72,15 +93,16 @@ def to_markdown(table: dict) -> str:
         cells = []
         for col in cols:
             cell = row["cells"][col["name"]]
-            text = _fmt(cell.get("value")) or ("n/e" if cell.get("why") else "–")
+            text = with_interval(cell) or ("n/e" if cell.get("why") else "–")
             if cell.get("paper") is not None:
                 text += f" ({cell['paper']:.2f})"
             cells.append(text)
         lines.append(f"| {row['model']} | {row['label']} | " + " | ".join(cells) + " |")
-    lines += ["", "Columns (benchmark / metric, items scored n):", ""]
+    lines += ["", interval_note(table), "", "Columns (benchmark / metric, items scored n):", ""]
     for col in cols:
         ns = sorted({row["cells"][col["name"]].get("n") for row in table["rows"]} - {None})
-        lines.append(f"- **{col['name']}** ({col['kind']}): {_benchmarks(col)} / `{col['metric']}`, "
+        lower = ", lower is better" if col.get("direction") == "lower" else ""
+        lines.append(f"- **{col['name']}** ({col['kind']}{lower}): {_benchmarks(col)} / `{col['metric']}`, "
                      f"n = {', '.join(map(str, ns)) or '–'}")
     if any(c.get("why") for row in table["rows"] for c in row["cells"].values()):
         lines += ["", "n/e: not evaluated for this method (the benchmark's `methods` in the config)."]

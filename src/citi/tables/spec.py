@@ -1,9 +1,10 @@
-"""Which rows and columns each table has, from the config.
+"""Which rows and columns each table has, from the config, and how its intervals are drawn.
 
 Columns (``tables.columns``) map a shown name to one (benchmark, metric) of the metrics
 files, so the embedded default can fill the paper's layout with its own benchmarks under
-honest names. Rows are (backbone, method) pairs: the paper's methods that the config
-defines, in the paper's order.
+honest names; a column says whether higher or lower is better (``direction``). Rows are
+(backbone, method) pairs: the paper's methods that the config defines, in the paper's order.
+Every cell's 95% bootstrap interval uses ``tables.bootstrap`` (seed, resamples).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Column:
     paper: str | None = None  # the paper's column key where the benchmark is the paper's
     optional: bool = False
     plot: bool = True  # counts toward the trade-off plot's axis of its kind (TS/PI/CF details do not)
+    direction: str = "higher"  # which way is better: higher (percent scores) | lower (e.g. answer_nll)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,12 @@ def columns(config: dict) -> list[Column]:
     if dup:
         raise ConfigError(f"config key 'tables.columns': duplicate column name(s) {', '.join(dup)}")
     return cols
+
+
+def bootstrap_settings(config: dict) -> dict:
+    """Resamples, seed and level of every interval (``tables.bootstrap``; 2000 resamples, seed 1 by default)."""
+    boot = config.get("tables", {}).get("bootstrap", {})
+    return {"n_boot": boot.get("n_boot", 2000), "seed": boot.get("seed", 1), "level": 0.95}
 
 
 def variant_label(config: dict, estimator: str) -> str:
@@ -163,7 +171,8 @@ def paper_setting(config: dict) -> dict:
 
 
 def targets(config: dict) -> list[str]:
-    """What `all` builds: the main table and trade-off plot, plus ablations/analysis when their methods exist.
+    """What `all` builds: the main table, trade-off plot, differences and verdict, plus ablations/analysis
+    when their methods exist.
 
     While a column's benchmark has no evaluation configured, the tables stay out of `all` (with a
     warning): the DAG still resolves, and `snakemake results/tables/main.csv` names the missing file.
@@ -178,4 +187,4 @@ def targets(config: dict) -> list[str]:
               f"{', '.join(missing)} (tables.columns)", file=sys.stderr)
         return []
     extra = [paths.TABLE.format(table=t) for t in ("ablations", "analysis") if has_rows(config, t)]
-    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, *extra]
+    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *extra]

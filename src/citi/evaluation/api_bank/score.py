@@ -20,6 +20,7 @@ from pathlib import Path
 from ...errors import ConfigError, RecordError
 from ...io import read_jsonl
 from ...records import target_index
+from .. import tool_errors
 from . import call_accuracy
 from .catalog import DIALOGUE_DIRS, catalog
 from .evaluate import MODES, Level3Session, dialogue_samples, score_level12
@@ -120,10 +121,20 @@ def score_split(records: list[dict], predictions: dict[str, str], data_root: Pat
     calls = call_accuracy.summary(categories)
     metrics.update(calls["metrics"])
     return {"metrics": metrics, "per_item": items, "n": total, "call_categories": calls["counts"],
+            "item_scores": _call_item_scores(items, metrics),
             "counts": {"correct_official": counts["official"], "correct_corrected": counts["corrected"], "n": total},
             "paper_comparable": "call_correctness_official", "mode": mode,
             "retriever": None if embedded else retriever, "tools": "embedded" if embedded else "api_bank",
             "subset": total != OFFICIAL_TOTALS[split] and not embedded}
+
+
+def _call_item_scores(items: list[dict], metrics: dict) -> dict[str, dict[str, float]]:
+    """Per-call values whose mean is each metric (0 or 100), for the tables' bootstrap intervals."""
+    scores = {f"call_correctness_{md}": {it["id"]: 100.0 * it[f"correct_{md}"] for it in items} for md in MODES}
+    for it in items:
+        for level, value in tool_errors.item_accuracies(it["category"]).items():
+            scores.setdefault(level, {})[it["id"]] = value
+    return {name: values for name, values in scores.items() if name in metrics}
 
 
 def _steps(cat) -> int:
@@ -171,6 +182,7 @@ def _score_responses(records, predictions, data_root: Path, level: int) -> dict:
         total += score
     n = len(records)
     return {"metrics": {"rouge_l": 100.0 * total / max(n, 1)}, "per_item": items, "n": n,
+            "item_scores": {"rouge_l": {it["id"]: 100.0 * it["rouge_l"] for it in items}},
             "counts": {"rouge_sum": total, "n": n}}
 
 

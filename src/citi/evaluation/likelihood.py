@@ -1,0 +1,163 @@
+"""Likelihood benchmarks: continuous retention signal that needs no generation.
+
+``answer_nll``: the mean negative log-likelihood per token (nats) of each record's gold
+answer (its target assistant turn, end-of-turn token included) given the chat prompt.
+A method that forgets a task raises it; one that keeps the task leaves it where base
+has it. It is measured on every item, so a 135M model has signal where its accuracy
+sits at 0.
+
+``choice_accuracy``: log-likelihood multiple choice. Each record's gold answer competes
+with ``distractors`` answers of other records of the split (seeded, preferring records
+of the same fact group, ``meta.fact`` up to its colon); the choice with the highest mean
+log-probability per token wins. Chance is 1 / (distractors + 1).
+
+Both run as a benchmark's agent (they write predictions.jsonl with the numbers in each
+row) and a scorer that reads those rows, so they reuse the evaluation rules unchanged.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from ..errors import RecordError
+from ..io import write_jsonl
+from ..records import target_index
+from .registry import register
+
+MAX_TOKENS = 1024  # prompt + answer; a longer prompt is cut from the left
+
+
+def split_conversation(tokenizer, rec: dict, answer: str | None = None) -> tuple[str, str]:
+    """(prompt text, answer text) of ``rec`` rendered by the chat template; ``answer`` replaces the gold."""
+    cut = target_index(rec)
+    if cut is None:
+        raise RecordError(f"record {rec.get('id')!r}: no assistant answer to score")
+    prompt_msgs = [{"role": m["role"], "content": m["content"]} for m in rec["messages"][:cut]]
+    gold = rec["messages"][cut]["content"] if answer is None else answer
+    prompt = tokenizer.apply_chat_template(prompt_msgs, tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template([*prompt_msgs, {"role": "assistant", "content": gold}], tokenize=False)
+    if not full.startswith(prompt):  # a template that rewrites earlier turns: score the answer text alone
+        return prompt, gold
+    return prompt, full[len(prompt):]
+
+
+def continuation_logprobs(engine, pairs: list[tuple[str, str]], batch_size: int) -> list[tuple[float, int]]:
+    """(sum of log-probabilities, token count) of each continuation given its prompt."""
+    import torch
+
+    encoded = []
+    for prompt, cont in pairs:
+        p, c = engine.encode(prompt), engine.encode(cont)
+        if not c:
+            raise RecordError(f"empty answer after tokenisation (prompt ends {prompt[-60:]!r})")
+        c = c[:MAX_TOKENS // 2]
+        encoded.append((p[-(MAX_TOKENS - len(c)):], c))
+    out: list[tuple[float, int] | None] = [None] * len(pairs)
+    for batch in engine.plan([len(p) + len(c) for p, c in encoded], batch_size):
+        width = max(len(encoded[i][0]) + len(encoded[i][1]) for i in batch)
+        ids = [encoded[i][0] + encoded[i][1] for i in batch]
+        input_ids = torch.tensor([x + [engine.pad_id] * (width - len(x)) for x in ids], device=engine.device)
+        mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=engine.device)
+        with torch.inference_mode():
+            hidden = engine.model.get_decoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
+            head = engine.model.get_output_embeddings()
+            for row, i in enumerate(batch):
+                start, n = len(encoded[i][0]), len(encoded[i][1])
+                # the token at position t is predicted at t - 1; the vocabulary projection only where scored
+                # (over a whole long tool prompt it would cost more than the model itself)
+                step = torch.log_softmax(head(hidden[row, start - 1:start - 1 + n]).float(), dim=-1)
+                target = input_ids[row, start:start + n]
+                out[i] = (float(step.gather(1, target[:, None]).sum()), n)
+    return out
+
+
+def _write(out: str | Path, rows: list[dict]) -> None:
+    write_jsonl(out, [{"prediction": "", **r} for r in rows])
+
+
+def answer_nll_agent(engine, records, out, settings, **_) -> None:
+    pairs = [split_conversation(engine.tokenizer, rec) for rec in records]
+    scores = continuation_logprobs(engine, pairs, settings.batch_size)
+    _write(out, [{"id": rec["id"], "logprob_sum": s, "answer_tokens": n} for rec, (s, n) in zip(records, scores)])
+
+
+def _rows(records: list[dict], prediction_rows: dict, keys: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for rec in records:
+        row = prediction_rows.get(rec["id"], {})
+        missing = [k for k in keys if k not in row]
+        if missing:
+            raise RecordError(f"predictions for {rec['id']!r}: no {', '.join(missing)} (written by a likelihood "
+                              f"agent?); regenerate the predictions")
+        rows.append(row)
+    return rows
+
+
+@register("answer_nll", agent=answer_nll_agent)
+def score_answer_nll(records: list[dict], predictions: dict, prediction_rows: dict) -> dict:
+    """``answer_nll``: mean over items of each gold answer's NLL per token (lower is better)."""
+    rows = _rows(records, prediction_rows, ("logprob_sum", "answer_tokens"))
+    per_item = [{"id": rec["id"], "answer_nll": -row["logprob_sum"] / row["answer_tokens"],
+                 "answer_tokens": row["answer_tokens"]} for rec, row in zip(records, rows)]
+    n = len(per_item)
+    mean = sum(p["answer_nll"] for p in per_item) / n if n else float("nan")
+    return {"metrics": {"answer_nll": mean}, "per_item": per_item, "n": n,
+            "item_scores": {"answer_nll": {p["id"]: p["answer_nll"] for p in per_item}},
+            "lower_is_better": ["answer_nll"]}
+
+
+def _group(rec: dict) -> str:
+    return str((rec.get("meta") or {}).get("fact", "")).split(":")[0]
+
+
+def choices(records: list[dict], distractors: int, seed: int) -> dict[str, list[str]]:
+    """Record id -> [gold, distractor, ...]: other records' gold answers, same group first, seeded."""
+    golds = {rec["id"]: rec["messages"][target_index(rec)]["content"] for rec in records}
+    out = {}
+    for rec in records:
+        rng = random.Random(f"{seed}:{rec['id']}")
+        gold = golds[rec["id"]].strip()
+        pool = sorted({golds[o["id"]] for o in records if golds[o["id"]].strip().lower() != gold.lower()
+                       and _group(o) == _group(rec)})
+        rest = sorted({golds[o["id"]] for o in records if golds[o["id"]].strip().lower() != gold.lower()} - set(pool))
+        rng.shuffle(pool)
+        rng.shuffle(rest)
+        picked = (pool + rest)[:distractors]
+        if len(picked) < distractors:
+            raise RecordError(f"choice_accuracy: record {rec['id']!r} has only {len(picked)} distinct other answers "
+                              f"in its split for {distractors} distractors")
+        out[rec["id"]] = [golds[rec["id"]], *picked]
+    return out
+
+
+def choice_agent(engine, records, out, settings, distractors: int = 3, seed: int = 1, **_) -> None:
+    options = choices(records, distractors, seed)
+    pairs, owners = [], []
+    for rec in records:
+        for k, answer in enumerate(options[rec["id"]]):
+            pairs.append(split_conversation(engine.tokenizer, rec, answer))
+            owners.append((rec["id"], k))
+    scores = continuation_logprobs(engine, pairs, settings.batch_size)
+    per_record: dict[str, list[float]] = {rec["id"]: [] for rec in records}
+    for (rid, _k), (s, n) in zip(owners, scores):
+        per_record[rid].append(s / n)
+    _write(out, [{"id": rid, "choice_logprobs": lp, "choices": options[rid]} for rid, lp in per_record.items()])
+
+
+@register("choice_accuracy", agent=choice_agent)
+def score_choices(records: list[dict], predictions: dict, prediction_rows: dict,
+                  distractors: int = 3, seed: int = 1) -> dict:
+    """``choice_accuracy``: percent of items whose gold answer (choice 0) has the highest mean log-probability."""
+    rows = _rows(records, prediction_rows, ("choice_logprobs",))
+    per_item = []
+    for rec, row in zip(records, rows):
+        lp = row["choice_logprobs"]
+        if len(lp) != distractors + 1:
+            raise RecordError(f"predictions for {rec['id']!r}: {len(lp)} choices scored, config says "
+                              f"{distractors + 1}; regenerate the predictions")
+        per_item.append({"id": rec["id"], "correct": lp[0] > max(lp[1:]), "chosen": max(range(len(lp)), key=lp.__getitem__)})
+    n = len(per_item)
+    return {"metrics": {"choice_accuracy": 100.0 * sum(p["correct"] for p in per_item) / n if n else 0.0},
+            "per_item": per_item, "n": n, "chance": 100.0 / (distractors + 1),
+            "item_scores": {"choice_accuracy": {p["id"]: 100.0 * p["correct"] for p in per_item}}}

@@ -1,0 +1,101 @@
+"""Likelihood benchmarks: answer NLL and log-likelihood multiple choice."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from citi.errors import RecordError
+from citi.evaluation import likelihood
+from citi.evaluation.runner import check_item_scores
+from citi.generation import Engine, GenerationSettings
+from citi.io import read_jsonl
+from citi.models import load
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    model, tok = load(tiny_model_dir)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return Engine(model, tok)
+
+
+def record(i: int, question: str, answer: str, fact: str = "") -> dict:
+    return {"id": f"k/test/{i}", "source": "k", "task": "knowledge", "task_type": 0,
+            "messages": [{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+            "meta": {"fact": fact}}
+
+
+RECORDS = [record(i, f"question {i} " + "word " * (i % 5), f"answer {i}" + " more" * (3 * i % 7), f"g{i % 2}:{i}")
+           for i in range(9)]
+
+
+def reference_nll(engine, rec) -> float:
+    """One record, no padding, the whole sequence's logits: the ground truth."""
+    prompt, answer = likelihood.split_conversation(engine.tokenizer, rec)
+    p, a = engine.encode(prompt), engine.encode(answer)
+    ids = torch.tensor([p + a])
+    with torch.no_grad():
+        logp = torch.log_softmax(engine.model(ids).logits[0].float(), -1)
+    return -sum(float(logp[len(p) + k - 1, t]) for k, t in enumerate(a)) / len(a)
+
+
+def test_batched_answer_nll_equals_one_record_reference(engine, tmp_path):
+    out = tmp_path / "predictions.jsonl"
+    likelihood.answer_nll_agent(engine, RECORDS, out, GenerationSettings(batch_size=4))
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    result = likelihood.score_answer_nll(RECORDS, {}, rows)
+    assert result["n"] == len(RECORDS)
+    for rec in RECORDS:
+        assert result["item_scores"]["answer_nll"][rec["id"]] == pytest.approx(reference_nll(engine, rec), abs=1e-4)
+    check_item_scores(result, "test")  # the item scores average to the metric
+    # a random 64-wide model over a ~49k vocabulary: about log(vocab) nats, far from 0
+    assert 5 < result["metrics"]["answer_nll"] < 20
+
+
+def test_answer_includes_end_of_turn_and_not_the_prompt(engine):
+    prompt, answer = likelihood.split_conversation(engine.tokenizer, RECORDS[0])
+    assert answer.startswith(RECORDS[0]["messages"][1]["content"])
+    assert len(answer) > len(RECORDS[0]["messages"][1]["content"])  # the template's end-of-turn marker
+    assert RECORDS[0]["messages"][0]["content"] in prompt and "answer 0" not in prompt
+
+
+def test_choices_are_seeded_distinct_and_prefer_the_same_group():
+    a = likelihood.choices(RECORDS, distractors=3, seed=1)
+    assert a == likelihood.choices(RECORDS, distractors=3, seed=1)
+    assert a != likelihood.choices(RECORDS, distractors=3, seed=2)
+    for rec in RECORDS:
+        gold, *others = a[rec["id"]]
+        assert gold == rec["messages"][1]["content"] and gold not in others and len(set(others)) == 3
+        same_group = {r["messages"][1]["content"] for r in RECORDS if r["meta"]["fact"][:2] == rec["meta"]["fact"][:2]}
+        assert set(others) <= same_group  # 4 or 5 records a group: enough for 3 distractors
+
+
+def test_too_few_answers_for_the_distractors_is_a_named_error():
+    with pytest.raises(RecordError, match="k/test/0"):
+        likelihood.choices(RECORDS[:2], distractors=3, seed=1)
+
+
+def test_choice_accuracy_counts_the_gold_winning(engine, tmp_path):
+    out = tmp_path / "predictions.jsonl"
+    likelihood.choice_agent(engine, RECORDS, out, GenerationSettings(batch_size=8), distractors=2, seed=1)
+    rows = {r["id"]: r for r in read_jsonl(out)}
+    planted = {rid: {**row, "choice_logprobs": [-1.0, -2.0, -3.0] if i % 3 else [-3.0, -2.0, -1.0]}
+               for i, (rid, row) in enumerate(rows.items())}
+    result = likelihood.score_choices(RECORDS, {}, planted, distractors=2, seed=1)
+    assert result["metrics"]["choice_accuracy"] == pytest.approx(100 * 6 / 9)
+    assert result["chance"] == pytest.approx(100 / 3)
+    check_item_scores(result, "test")
+    real = likelihood.score_choices(RECORDS, {}, rows, distractors=2, seed=1)
+    assert all(len(r["choice_logprobs"]) == 3 and all(math.isfinite(x) for x in r["choice_logprobs"]) for r in rows.values())
+    assert 0 <= real["metrics"]["choice_accuracy"] <= 100
+
+
+def test_item_scores_that_do_not_average_to_the_metric_are_refused():
+    with pytest.raises(RecordError, match="average"):
+        check_item_scores({"metrics": {"x": 50.0}, "item_scores": {"x": {"a": 100.0, "b": 100.0}}}, "file.json")
