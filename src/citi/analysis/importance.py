@@ -2,7 +2,8 @@
 
 For one example, ``T_c = Σ_t |⟨∂L/∂y_t, y_t⟩|`` over all its token positions,
 where ``y_t`` is the component's output and ``L`` the mean cross-entropy over
-the answer tokens. A batch runs one forward and one backward on the SUM of the
+the answer tokens (those of every target turn, ``encoding.encode_targets``: the turns the
+training collator puts the loss on). A batch runs one forward and one backward on the SUM of the
 per-example losses: examples never mix, so each example's gradients (and its
 per-position absolute values) are exactly those of a batch-1 run; padding
 positions are masked out. Model weights get no gradients, only activations.
@@ -15,20 +16,28 @@ import functools
 import torch
 
 from .components import list_components
-from .encoding import encode
+from .encoding import encode_targets
 from .forward import answer_losses
 
 
-def pad_batch(encoded: list[tuple[list[int], int]], pad_id: int, device) -> dict:
-    """Right-padded ids, attention mask, and the mask of positions that predict an answer token."""
+def target_flags(ids: list[int], targets) -> list[bool]:
+    """Per-token target flags of an encoded record: ``targets`` is its flags (``encode_targets``)
+    or its number of prompt tokens (``encode``: every token after them is a target)."""
+    if isinstance(targets, int):
+        return [False] * targets + [True] * (len(ids) - targets)
+    return list(targets)
+
+
+def pad_batch(encoded: list[tuple[list[int], list[bool] | int]], pad_id: int, device) -> dict:
+    """Right-padded ids, attention mask, and the mask of positions that predict a target token."""
     width = max(len(ids) for ids, _ in encoded)
     input_ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(encoded), width), dtype=torch.long)
     predicts = torch.zeros((len(encoded), width), dtype=torch.bool)
-    for b, (ids, n_prompt) in enumerate(encoded):
+    for b, (ids, targets) in enumerate(encoded):
         input_ids[b, : len(ids)] = torch.tensor(ids)
         attention[b, : len(ids)] = 1
-        predicts[b, n_prompt - 1 : len(ids) - 1] = True  # position t predicts token t+1
+        predicts[b, : len(ids) - 1] = torch.tensor(target_flags(ids, targets)[1:], dtype=torch.bool)  # t predicts t+1
     return {"input_ids": input_ids.to(device), "attention_mask": attention.to(device), "predicts": predicts.to(device)}
 
 
@@ -89,7 +98,7 @@ class TaylorScorer:
 
 def batched(tok, records: list[dict], batch_size: int, max_length: int, device):
     """(encoded records, batches): each batch is (record indices, padded batch), batched by length."""
-    encoded = [encode(tok, rec, max_length) for rec in records]
+    encoded = [encode_targets(tok, rec, max_length) for rec in records]
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))  # less padding
     chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
@@ -100,7 +109,7 @@ def per_example_result(components, per_example: torch.Tensor, encoded) -> dict:
     """What every estimator returns: per-example scores [n, components] in records' order, token counts."""
     return {"components": components, "per_example": per_example,
             "lengths": torch.tensor([len(ids) for ids, _ in encoded]),
-            "answer_tokens": torch.tensor([len(ids) - n for ids, n in encoded])}
+            "answer_tokens": torch.tensor([sum(target_flags(ids, t)[1:]) for ids, t in encoded])}
 
 
 def score_records(model, tok, records: list[dict], batch_size: int, max_length: int, log=None,

@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import sources
 from ..io import sha256_file, write_json, write_jsonl
 from ..errors import RecordError
-from ..records import finalize, validate_record
+from ..records import finalize, validate_record, with_train_on
 from . import adapters
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,12 @@ def prepare_split(name: str, dataset: dict, split: str, out: str | Path, manifes
     chosen = [records[i] for i in sample_indices(len(records), n, seed)]
     if n is not None and n > len(records):
         log.warning("dataset %s split %s: asked for %d records, only %d exist; keeping all", name, split, n, len(records))
+    # the loss targets of every consumer (training, importance): absent keeps the last assistant turn
+    train_on = spec.get("train_on", "last")
+    chosen = [with_train_on(r, train_on) for r in chosen]
     write_jsonl(out, chosen)
     info = {"dataset": name, "split": split, "seed": seed, "requested": n, "available": len(records),
-            "count": len(chosen), "sha256": sha256_file(out), **provenance}
+            "count": len(chosen), **({"train_on": train_on} if train_on != "last" else {}),
+            "sha256": sha256_file(out), **provenance}
     write_json(manifest, info)
     return info

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from .. import paths
 from ..errors import ConfigError
+from ..records import with_train_on
 
 # TL-Training's markers (code/mae/mae.py), matched after normalisation
 PAPER_MARKERS = (
@@ -162,7 +163,9 @@ def split_turns(records: list[dict], detector: ErrorDetector | None, on_error: s
 def _example(rec: dict, messages: list[dict], turn: int, turns: int) -> dict:
     meta = {**rec.get("meta", {}), "trajectory": rec["id"], "turn": turn}
     rid = rec["id"] if turns == 1 else f"{rec['id']}/turn{turn}"
-    return {**rec, "id": rid, "messages": messages, "meta": meta}
+    # a per-turn example trains its own (last) turn only, whatever the trajectory's train_on:
+    # the turns in its context are other examples' targets, or masked by MAE
+    return with_train_on({**rec, "id": rid, "messages": messages, "meta": meta}, "last")
 
 
 def _split_explicit(rec: dict, detector, on_error: str, report: TurnReport) -> list[dict]:

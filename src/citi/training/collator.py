@@ -1,9 +1,11 @@
-"""Records -> token ids with loss only on the last assistant turn, and a padding collator.
+"""Records -> token ids with loss only on the target assistant turns, and a padding collator.
 
 A record is rendered with the tokenizer's chat template up to and including its
-target turn (``records.target_index``); turns after the target are dropped.
-Labels are -100 everywhere except on the target turn's tokens (its end-of-turn
-marker included, so the model learns to stop).
+last target turn (``records.target_indices``: the last assistant turn, or every one
+when the record has ``train_on: all_assistant_turns``); turns after it are dropped.
+Labels are -100 everywhere except on the target turns' tokens (each one's end-of-turn
+marker included, so the model learns to stop); system, user and tool turns, and each
+assistant turn's header, are context.
 """
 
 from __future__ import annotations
@@ -13,34 +15,41 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import RecordError
-from ..records import target_index
+from ..records import chat_segments, target_indices
 
 IGNORE = -100
 
 
 def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record", pkt: dict | None = None) -> dict:
     """input_ids, labels and task_type of one record, at most ``cutoff_len`` tokens; with ``pkt``
-    settings also per-token loss weights (``weights``, aligned with labels; see training.pkt)."""
-    target = target_index(rec)
-    if target is None:
-        raise RecordError(f"{where} ({rec.get('id')}): no assistant turn to train on")
-    messages = rec["messages"][: target + 1]
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    if not full.startswith(prompt):
-        raise RecordError(f"{where} ({rec['id']}): the chat template renders the prompt differently with and "
-                          f"without the answer, so the answer cannot be located; set models.<name>.chat_template")
-    # Tokenise the two parts apart: the boundary is then exact whatever the tokenizer merges.
-    source = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    answer = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
-    source, answer = truncate(source, answer, cutoff_len)
-    sample = {"input_ids": source + answer, "labels": [IGNORE] * len(source) + answer,
-              "task_type": int(rec["task_type"])}
-    if pkt is not None:
-        from .pkt import answer_weights
+    settings also per-token loss weights (``weights``, aligned with labels; see training.pkt).
 
-        sample["weights"] = [0.0] * len(source) + answer_weights(rec, full[len(prompt):], answer, tokenizer,
-                                                                 pkt["w_max"])
+    Each target turn and the context before it form a (source, answer) pair; the pairs are cut in
+    order to the budget left, as LLaMA-Factory cuts a multi-turn example (one pair: ``truncate``)."""
+    targets = target_indices(rec)
+    if not targets:
+        raise RecordError(f"{where} ({rec.get('id')}): no assistant turn to train on")
+    pairs = chat_segments(tokenizer, rec["messages"], targets, f"{where} ({rec['id']})")
+    ids, labels, weights, left = [], [], [], cutoff_len
+    for turn, (source_text, answer_text) in zip(targets, pairs):
+        if left <= 0:
+            break
+        # Tokenise the parts apart: the boundaries are then exact whatever the tokenizer merges.
+        source = tokenizer(source_text, add_special_tokens=False)["input_ids"]
+        answer = tokenizer(answer_text, add_special_tokens=False)["input_ids"]
+        source, answer = truncate(source, answer, left)
+        left -= len(source) + len(answer)
+        ids += source + answer
+        labels += [IGNORE] * len(source) + answer
+        if pkt is not None:
+            from .pkt import answer_weights
+
+            # the record as it stands at this turn: its target (and PKT's gold call) is this turn
+            at_turn = {**rec, "messages": rec["messages"][: turn + 1]}
+            weights += [0.0] * len(source) + answer_weights(at_turn, answer_text, answer, tokenizer, pkt["w_max"])
+    sample = {"input_ids": ids, "labels": labels, "task_type": int(rec["task_type"])}
+    if pkt is not None:
+        sample["weights"] = weights
     return sample
 
 
