@@ -64,6 +64,20 @@ def undo_deliberate_changes(config: dict, backbone: str, tool: str) -> dict:
     tqa["name"] = "TQA (3k subsample)"
     # item 5: Phi-3's unfrozen count truncated as the authors' int() (formerly rounded half up)
     assert c["selection"].pop("unfrozen_rounding", None) == ("truncate" if backbone.startswith("phi-3") else None)
+    # item 1: every assistant turn of a ToolAlpaca trajectory is a target (formerly the last one only)
+    train_split = c["datasets"]["toolalpaca_train" if tool == "toolalpaca" else "api_bank"]["splits"]["train"]
+    assert train_split.pop("train_on", None) == ("all_assistant_turns" if tool == "toolalpaca" else None)
+    # item 4: IRM is the paper's PPO, greedy, one completion per prompt (formerly GRPO, 4 sampled at 1.0);
+    # TL-Training's SFT stages take the paper's optimiser settings (formerly the trainer's defaults)
+    irm = c["tl_training"]["irm"]
+    assert {k: irm.pop(k) for k in ("value_clip", "gamma", "lam", "ppo_epochs", "minibatches", "critic_lr_scale")} == {
+        "value_clip": 0.2, "gamma": 1.0, "lam": 0.95, "ppo_epochs": 1, "minibatches": 1, "critic_lr_scale": 0.5}
+    assert (irm["num_generations"], irm["temperature"]) == (1, 0)
+    irm.update(num_generations=4, temperature=1.0)
+    for method in ("sft", "sft_mae", "sft_pkt", "sft_irm", "tl_training"):
+        sft = c["methods"][method]["stages"][0]
+        assert {k: sft.pop(k) for k in ("weight_decay", "adam_beta2", "warmup_ratio")} == {
+            "weight_decay": 0.01, "adam_beta2": 0.95, "warmup_ratio": 0.01}
     return c
 
 

@@ -1,9 +1,10 @@
-"""TL-Training: MAE per-turn data, PKT key-token weights, IRM through trl (tiny model)."""
+"""TL-Training: MAE per-turn data, PKT key-token weights, IRM by PPO (or trl's GRPO) on the tiny model."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -218,25 +219,192 @@ def test_irm_prompts_come_from_tool_calls_and_the_reward_follows_the_categories(
                                                [prompts[0]["tool_names"]]) == [-1.0]
 
 
-@pytest.mark.slow
-def test_a_short_ppo_run_raises_the_reward_and_reports_the_kl(tiny_model_dir, tmp_path):
+def lower_case(prompts, completions, **_):
+    """A planted easy task: the reward is the share of lower-case letters (token ids 101..126 of the byte tokenizer)."""
+    return [sum(c.islower() for c in s) / max(len(s), 1) for s in completions]
+
+
+def lower_case_count(prompts, completions, **_):
+    """The same task paying 1 per lower-case letter: a signal PPO's fresh critic does not drown in a few steps."""
+    return [float(sum(c.islower() for c in s)) for s in completions]
+
+
+def irm_setup(tiny_model_dir, n_records: int = 4, **irm):
     from citi.models import load
-    from citi.training.irm import train_ppo
-    from citi.training.trainer import write_log
 
     torch.manual_seed(0)
     model, tok = load(tiny_model_dir)
     config = load_test_config()
     config["training"]["scheduler"] = "constant"
-    config["tl_training"]["irm"].update(num_generations=8, prompts_per_step=1, max_new_tokens=4, warmup_steps=0,
-                                        kl_coef=0.01)
-    records = [pkt_record(args=f"query='{i}'") for i in range(4)]
+    config["tl_training"]["irm"].update(irm)
+    # one tool keeps the prompts short (the tiny tokenizer is byte-level)
+    return model, tok, config, [pkt_record("getA", ["getA"], f"query='{i}'") for i in range(n_records)]
 
-    def lower_case(prompts, completions, **_):  # planted easy task: write lower-case letters
-        return [sum(c.islower() for c in s) / max(len(s), 1) for s in completions]
 
+def test_gae_matches_its_closed_form():
+    from citi.training.ppo import gae
+
+    g, lam = 0.9, 0.8
+    r = torch.tensor([[0.1, -0.2, 1.5], [0.3, 2.0, 9.0]])
+    v = torch.tensor([[0.5, 0.4, 0.7], [0.2, -0.6, 9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])  # the second completion ends after two tokens
+    adv, ret = gae(r, v, mask, g, lam)
+    d = [r[0, 0] + g * v[0, 1] - v[0, 0], r[0, 1] + g * v[0, 2] - v[0, 1], r[0, 2] - v[0, 2]]
+    expected0 = [d[0] + g * lam * d[1] + (g * lam) ** 2 * d[2], d[1] + g * lam * d[2], d[2]]
+    e1 = [r[1, 0] + g * v[1, 1] - v[1, 0], r[1, 1] - v[1, 1]]  # no value after the last token, none from padding
+    expected1 = [e1[0] + g * lam * e1[1], e1[1], 0.0]
+    assert torch.allclose(adv, torch.tensor([expected0, expected1]), atol=1e-6)
+    assert torch.allclose(ret, (adv + v) * mask, atol=1e-6)
+    # gamma = lambda = 1 (the paper's gamma): the advantage is the reward-to-go minus the value
+    adv1, _ = gae(r, v, mask, 1.0, 1.0)
+    togo = torch.tensor([[1.4, 1.3, 1.5], [2.3, 2.0, 0.0]])
+    assert torch.allclose(adv1, togo - v * mask, atol=1e-6)
+
+
+def test_the_kl_is_in_the_token_reward_and_the_task_reward_on_the_last_token():
+    from citi.training.ppo import completion_mask, token_rewards
+
+    eos = 2
+    tokens = torch.tensor([[7, 8, eos, 3], [7, 8, 9, 3], [eos, 2, 2, 2]])
+    mask = completion_mask(tokens, [eos])
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 1, 1, 1], [1, 0, 0, 0]]  # up to and with the first EOS
+    logp = torch.tensor([[-1.0, -2.0, -0.5, -9.0]] * 3)
+    ref = torch.tensor([[-1.5, -1.0, -0.5, -1.0]] * 3)
+    rewards = token_rewards(torch.tensor([1.0, -2.0, 0.5]), logp, ref, mask, kl_coef=0.4)
+    kl = -0.4 * (logp - ref) * mask
+    assert torch.allclose(rewards, kl + torch.tensor([[0, 0, 1.0, 0], [0, 0, 0, -2.0], [0.5, 0, 0, 0]]))
+
+
+def test_ppo_raises_a_planted_reward_trains_its_critic_and_leaves_the_reference(tiny_model_dir, tmp_path):
+    """Today's kind ppo ran GRPO: no critic, no value loss, no GAE."""
+    from citi.training.irm import rl_prompts
+    from citi.training.ppo import PPO
+    from citi.training.trainer import write_log
+
+    model, tok, config, records = irm_setup(tiny_model_dir, num_generations=8, prompts_per_step=2, max_new_tokens=4,
+                                            temperature=1.0, kl_coef=0.01)
     stage = {"name": "irm", "kind": "ppo", "trainable": ["all"], "lr": 3e-2, "epochs": 1, "max_steps": 6}
-    stats = train_ppo(model, tok, records, config, stage, tmp_path / "work", reward_fn=lower_case)
+    ppo = PPO(model, tok, rl_prompts(records, tok), lower_case_count, config, stage, tmp_path / "work")
+    assert ppo.policy is model and ppo.ref is not model
+    assert not {id(p) for p in ppo.critic.parameters()} & {id(p) for p in model.parameters()}  # its own weights
+    before = {name: {n: p.detach().clone() for n, p in m.named_parameters()}
+              for name, m in (("policy", model), ("critic", ppo.critic), ("ref", ppo.ref))}
+    stats = ppo.train()
+    rows = stats["rows"]
+    rewards = [r["reward"] for r in rows]
+    assert len(rows) == 6 and stats["steps"] == 6
+    assert sum(rewards[-2:]) / 2 > sum(rewards[:2]) / 2 + 0.5, rewards  # of 4 letters; about 0.4 at the start
+    kls = [r["kl"] for r in rows]
+    assert kls[0] == 0.0 and all(math.isfinite(k) for k in kls) and kls[-1] > 0, kls  # it starts at the reference
+    assert all(math.isfinite(r["value_loss"]) and math.isfinite(r["policy_loss"]) for r in rows)
+
+    def changed(name, m):
+        return {n for n, p in m.named_parameters() if not torch.equal(p, before[name][n])}
+
+    assert "v_head.weight" in changed("critic", ppo.critic)
+    assert any(n.startswith("backbone.") for n in changed("critic", ppo.critic))  # the whole critic trains
+    assert changed("policy", model) and not changed("ref", ppo.ref)
+    assert all(not p.requires_grad for p in ppo.ref.parameters())
+    write_log(rows, tmp_path / "log.csv", tmp_path / "log.png", "irm")
+    header = next(csv.reader(open(tmp_path / "log.csv")))
+    assert {"reward", "kl", "loss", "policy_loss", "value_loss"} <= set(header)
+
+
+def test_ppo_is_seeded_greedy_at_temperature_zero_and_resumes_where_it_stopped(tiny_model_dir, tmp_path):
+    from citi.training.irm import rl_prompts
+    from citi.training.ppo import PPO
+
+    def run(work, steps):
+        model, tok, config, records = irm_setup(tiny_model_dir, num_generations=2, prompts_per_step=1,
+                                                max_new_tokens=3, temperature=0)
+        config["training"]["save_steps"] = 2
+        stage = {"name": "irm", "kind": "ppo", "trainable": ["all"], "lr": 1e-2, "epochs": 1, "max_steps": steps}
+        ppo = PPO(model, tok, rl_prompts(records, tok), lower_case, config, stage, work)
+        seen = []
+
+        def reward(prompts, completions, **_):
+            seen.append(completions)
+            return lower_case(prompts, completions)
+
+        ppo.reward_fn = reward
+        return ppo.train(), model, seen
+
+    whole, model, completions = run(tmp_path / "a", 3)
+    assert all(len(set(c)) == 1 for c in completions)  # greedy: a prompt's completions are the same
+    assert (tmp_path / "a" / "checkpoint-2" / "trainer_state.json").is_file()
+    again, model_again, _ = run(tmp_path / "b", 3)
+    assert again["rows"] == whole["rows"]  # seeded
+    # a rerun in the first run's folder resumes after step 2 and ends where the whole run ended
+    resumed, model_resumed, completions = run(tmp_path / "a", 3)
+    assert resumed["resumed_from"].endswith("checkpoint-2") and len(completions) == 1
+    assert resumed["rows"] == whole["rows"]
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model_resumed.state_dict().values()))
+
+
+def test_stage_kinds_run_what_they_are_named(tiny_model_dir, tmp_path, monkeypatch):
+    """kind ppo runs the PPO of training/ppo.py; kind grpo trl's GRPOTrainer; each needs its settings."""
+    import trl
+
+    from citi.errors import ConfigError
+    from citi.training import ppo
+    from citi.training.irm import train_irm
+
+    calls = []
+    monkeypatch.setattr(ppo, "run_ppo", lambda *a, **k: calls.append("ppo") or {"rows": []})
+
+    class SpyGRPOTrainer(trl.GRPOTrainer):
+        def __init__(self, *a, **k):
+            calls.append("grpo")
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(trl, "GRPOTrainer", SpyGRPOTrainer)
+    model, tok, config, records = irm_setup(tiny_model_dir, n_records=2, num_generations=2, temperature=1.0,
+                                            max_new_tokens=2)
+    stage = {"name": "irm", "kind": "ppo", "trainable": ["all"], "lr": 1e-3, "epochs": 1, "max_steps": 1}
+    train_irm(model, tok, records, config, stage, tmp_path / "ppo", reward_fn=lower_case)
+    stats = train_irm(model, tok, records, config, {**stage, "kind": "grpo"}, tmp_path / "grpo", reward_fn=lower_case)
+    assert calls == ["ppo", "grpo"] and stats["steps"] == 1 and stats["rows"][0]["reward"] is not None
+    config["tl_training"]["irm"]["temperature"] = 0
+    with pytest.raises(ConfigError, match="grpo needs num_generations >= 2 and temperature > 0"):
+        train_irm(model, tok, records, config, {**stage, "kind": "grpo"}, tmp_path / "greedy", reward_fn=lower_case)
+    with pytest.raises(ConfigError, match="not an IRM kind"):
+        train_irm(model, tok, records, config, {**stage, "kind": "sft"}, tmp_path / "sft")
+    # the schema names both kinds; the IRM defaults are the paper's PPO
+    for kind in ("ppo", "grpo"):
+        cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+        cfg["methods"]["tl_training"]["stages"][1]["kind"] = kind
+        assert check_config(cfg, source="test config")["methods"]["tl_training"]["stages"][1]["kind"] == kind
+    cfg = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
+    del cfg["tl_training"]["irm"]
+    irm = check_config(cfg, source="test config")["tl_training"]["irm"]
+    assert {k: irm[k] for k in ("kl_coef", "clip_range", "value_clip", "reward_clip", "gamma", "lam", "ppo_epochs",
+                                "num_generations", "temperature", "critic_lr_scale")} == {
+        "kl_coef": 0.4, "clip_range": 0.2, "value_clip": 0.2, "reward_clip": 5.0, "gamma": 1.0, "lam": 0.95,
+        "ppo_epochs": 1, "num_generations": 1, "temperature": 0, "critic_lr_scale": 0.5}
+
+
+def test_tl_training_sft_stages_take_the_papers_optimiser_settings(tmp_path):
+    """The paper's SFT: AdamW weight decay 0.01, beta2 0.95, warm-up 0.01; other stages keep the defaults."""
+    from citi.config import load_config, paper_configfiles
+    from citi.training.trainer import training_arguments
+
+    config = load_config(paper_configfiles("llama-3-8b-instruct", "api-bank"))
+    for method in ("sft", "sft_mae", "sft_pkt", "sft_irm", "tl_training"):
+        args = training_arguments(config, config["methods"][method]["stages"][0], tmp_path, gpus=0)
+        assert (args.weight_decay, args.adam_beta2, args.warmup_steps) == (0.01, 0.95, 0.01), method
+    args = training_arguments(config, config["methods"]["citi"]["stages"][0], tmp_path, gpus=0)
+    assert (args.weight_decay, args.adam_beta2, args.warmup_steps) == (0.0, 0.999, config["training"]["warmup_ratio"])
+
+
+@pytest.mark.slow
+def test_a_short_grpo_run_raises_the_reward_and_reports_the_kl(tiny_model_dir, tmp_path):
+    from citi.training.irm import train_irm
+    from citi.training.trainer import write_log
+
+    model, tok, config, records = irm_setup(tiny_model_dir, num_generations=8, prompts_per_step=1, max_new_tokens=4,
+                                            warmup_steps=0, kl_coef=0.01, temperature=1.0)
+    stage = {"name": "irm", "kind": "grpo", "trainable": ["all"], "lr": 3e-2, "epochs": 1, "max_steps": 6}
+    stats = train_irm(model, tok, records, config, stage, tmp_path / "work", reward_fn=lower_case)
     rewards = [r["reward"] for r in stats["rows"]]
     assert len(rewards) == 6
     assert sum(rewards[-2:]) / 2 > sum(rewards[:2]) / 2 + 0.2, rewards

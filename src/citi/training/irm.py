@@ -1,25 +1,22 @@
-"""IRM (TL-Training): on-policy RL on tool calls with a rule-based reward, through trl.
+"""IRM (TL-Training): on-policy RL on tool calls with a rule-based reward, in stages of kind ppo or grpo.
 
-The paper runs PPO (actor, critic, GAE) in a DeepSpeed-Chat fork. trl's PPOTrainer left trl
-after 1.12 (it lived on in ``trl.experimental`` and was removed in 1.13), so this uses the
-on-policy trainer trl maintains, GRPOTrainer, with the paper's settings where they carry
-over (``tl_training.irm``):
+``kind: ppo`` is the paper's algorithm: PPO with a critic, GAE and the KL to the frozen reference
+folded into the per-token reward, greedy rollouts (``ppo.py``; trl 1.16 has no PPOTrainer, so it
+is written out in plain torch, after the paper's DeepSpeed-Chat fork).
 
-- the policy starts from the stage's input (the PKT model) and the frozen reference is a
-  fresh load of the same folder; ``kl_coef`` (the paper's beta 0.4) weighs the KL to it;
-- ``clip_range`` (0.2) is the policy-ratio clip; one policy epoch per rollout;
-- the reward is ``citi.evaluation.tool_errors.call_reward`` of each completion against the
-  prompt's gold call and tools (``tl_training.irm.rewards``), clipped to +-``reward_clip``;
-- no reward whitening (the paper's), so advantages are rewards minus their group mean.
+``kind: grpo`` is a named alternative, not the paper's: trl's GRPOTrainer with the paper's
+settings where they carry over (``tl_training.irm``): ``kl_coef`` (beta 0.4) weighs the KL to the
+reference, ``clip_range`` (0.2) clips the policy ratio, one policy epoch per rollout, no reward
+whitening (so advantages are rewards minus their group mean). It has no critic, so no value head,
+critic learning rate, value clip, gamma or GAE lambda: its advantage is the whole-completion reward
+against the mean of ``num_generations`` (>= 2) sampled completions of the same prompt, and it
+needs sampled rollouts (``temperature`` > 0; the paper's were greedy).
 
-What does not carry over: GRPO has no critic, so there is no value head, critic learning
-rate, value clip or GAE lambda; its advantage is the whole-completion reward against the
-mean of ``num_generations`` sampled completions of the same prompt (the paper's gamma 1.0
-with a terminal reward, the group mean as baseline). GRPO needs sampled rollouts (the
-paper's were greedy): ``temperature``.
-
-RL prompts are the tool records of the method's mixture whose target turn is a call: the
-conversation before it, rendered with the chat template and the generation prompt.
+Both start the policy from the stage's input (the PKT model) and score each completion with
+``citi.evaluation.tool_errors.call_reward`` against the prompt's gold call and tools
+(``tl_training.irm.rewards``), clipped to +-``reward_clip``. RL prompts are the tool records of the
+method's mixture whose target turn is a call: the conversation before it, rendered with the chat
+template and the generation prompt.
 """
 
 from __future__ import annotations
@@ -68,7 +65,7 @@ def without_double_bos(prompt: str, tokenizer) -> str:
 
 
 def irm_reward_function(rewards: dict | None, clip: float):
-    """The reward callable GRPOTrainer calls: one float per completion."""
+    """The reward callable (GRPOTrainer's signature; PPO calls it alike): one float per completion."""
     from ..evaluation.tool_errors import call_reward
 
     def irm_reward(prompts, completions, gold_call, tool_names, **_):
@@ -82,6 +79,9 @@ def grpo_config(config: dict, stage: dict, work_dir: Path, gpus: int):
     from trl import GRPOConfig
 
     tr, irm = config["training"], config["tl_training"]["irm"]
+    if irm["num_generations"] < 2 or irm["temperature"] <= 0:
+        raise ConfigError("config key 'tl_training.irm': a stage of kind grpo needs num_generations >= 2 and "
+                          f"temperature > 0 (sampled groups), not {irm['num_generations']} and {irm['temperature']}")
     on_gpu = torch.cuda.is_available() and gpus > 0
     precision = tr["precision"] if on_gpu else "fp32"
     return GRPOConfig(
@@ -121,8 +121,8 @@ def grpo_config(config: dict, stage: dict, work_dir: Path, gpus: int):
     )
 
 
-def log_rows(history: list[dict]) -> list[dict]:
-    """The training-log rows of a PPO stage: the standard columns plus mean reward and KL."""
+def grpo_log_rows(history: list[dict]) -> list[dict]:
+    """The training-log rows of a GRPO stage: the standard columns plus mean reward and KL."""
     rows, seen = [], 0
     for h in (h for h in history if "loss" in h):
         total = int(h.get("num_tokens", seen))  # trl counts tokens cumulatively; the log has them per step
@@ -136,34 +136,56 @@ def log_rows(history: list[dict]) -> list[dict]:
 
 def train_ppo(model, tokenizer, records: list[dict], config: dict, stage: dict, work_dir: str | Path,
               gpus: int = 0, reward_fn=None, where: str = "records") -> dict:
-    """Run IRM on ``model`` in place; the stats dict of ``trainer.train_stage_model`` plus reward/KL.
+    """IRM by PPO (the paper's; ``ppo.py``) on ``model`` in place: the stats dict of
+    ``trainer.train_stage_model`` plus reward/KL. ``reward_fn`` replaces the IRM reward (tests plant
+    easy tasks with it)."""
+    from .ppo import run_ppo
 
-    ``reward_fn`` replaces the IRM reward (tests plant easy tasks with it).
-    """
+    irm = config["tl_training"]["irm"]
+    reward = reward_fn or irm_reward_function(irm.get("rewards"), irm["reward_clip"])
+    return run_ppo(model, tokenizer, rl_prompts(records, tokenizer, where), reward, config, stage, work_dir, gpus)
+
+
+def train_grpo(model, tokenizer, records: list[dict], config: dict, stage: dict, work_dir: str | Path,
+               gpus: int = 0, reward_fn=None, where: str = "records") -> dict:
+    """IRM by trl's GRPOTrainer (not the paper's algorithm), as ``train_ppo``."""
     from datasets import Dataset
     from trl import GRPOTrainer
 
     work_dir = Path(work_dir)
     irm = config["tl_training"]["irm"]
+    args = grpo_config(config, stage, work_dir, gpus)
     prompts = rl_prompts(records, tokenizer, where)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     reward = reward_fn or irm_reward_function(irm.get("rewards"), irm["reward_clip"])
-    trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=grpo_config(config, stage, work_dir, gpus),
+    trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args,
                           train_dataset=Dataset.from_list(prompts), processing_class=tokenizer)
     if os.environ.get(KILL_ENV):  # tests: a crash right after a checkpoint, as for sft stages
         trainer.add_callback(KillAfterStep(int(os.environ[KILL_ENV])))
     resume = last_complete_checkpoint(work_dir)  # a save cut short by a kill is skipped
     if resume:
         log.info("resuming from %s", resume)
-    log.info("IRM: %d RL prompts, %d generations each, kl_coef %s, clip %s", len(prompts), irm["num_generations"],
-             irm["kl_coef"], irm["clip_range"])
+    log.info("IRM (GRPO): %d RL prompts, %d generations each, kl_coef %s, clip %s", len(prompts),
+             irm["num_generations"], irm["kl_coef"], irm["clip_range"])
     start = time.time()
     trainer.train(resume_from_checkpoint=resume)
-    rows = log_rows(trainer.state.log_history)
+    rows = grpo_log_rows(trainer.state.log_history)
     rewards = [r["reward"] for r in rows if r["reward"] is not None]
     return {"rows": rows, "seconds": time.time() - start, "resumed_from": resume,
             "tokens_seen": sum(r["tokens"] for r in rows), "steps": trainer.state.global_step,
             "is_main": trainer.is_world_process_zero(), "samples": len(prompts),
             "reward_first": rewards[0] if rewards else None, "reward_last": rewards[-1] if rewards else None,
             "kl_last": next((r["kl"] for r in reversed(rows) if r["kl"] is not None), None)}
+
+
+RL_KINDS = {"ppo": train_ppo, "grpo": train_grpo}  # stage kinds that run IRM, and what runs them
+
+
+def train_irm(model, tokenizer, records: list[dict], config: dict, stage: dict, work_dir: str | Path,
+              gpus: int = 0, reward_fn=None, where: str = "records") -> dict:
+    """Run the IRM stage ``stage`` by its kind (``RL_KINDS``)."""
+    kind = stage.get("kind", "sft")
+    if kind not in RL_KINDS:
+        raise ConfigError(f"stage {stage.get('name')!r}: kind {kind!r} is not an IRM kind ({', '.join(RL_KINDS)})")
+    return RL_KINDS[kind](model, tokenizer, records, config, stage, work_dir, gpus, reward_fn=reward_fn, where=where)

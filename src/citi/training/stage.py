@@ -69,13 +69,18 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
     pkt = pkt_settings(spec, stage_spec) if kind == "sft" else None
     log.info("%s stage %d (%s, %s%s): %d records, %d trainable parameters, groups %s", method, stage,
              stage_spec["name"], kind, " + PKT" if pkt else "", len(records), n_trainable, stage_spec["trainable"])
-    if kind == "ppo" and spec.get("adapter", "none") != "none":
-        raise ConfigError(f"config key 'methods.{method}.stages[{stage - 1}].kind': a ppo stage trains full weights "
-                          f"(its reference is a fresh load of its input); method adapter {spec['adapter']!r} is not supported")
-    if kind == "ppo":  # TL-Training's IRM: on-policy RL from this stage's input model
-        from .irm import train_ppo
+    rl = kind in ("ppo", "grpo")  # TL-Training's IRM (irm.RL_KINDS)
+    if rl and spec.get("adapter", "none") != "none":
+        raise ConfigError(f"config key 'methods.{method}.stages[{stage - 1}].kind': a {kind} stage trains full weights "
+                          f"(its reference is a copy of its input); method adapter {spec['adapter']!r} is not supported")
+    if kind != "sft" and any(r.get("train_on", "last") != "last" for r in records):
+        raise ConfigError(f"config key 'methods.{method}.mixture': a {kind} stage takes one RL prompt per record (its "
+                          f"last turn), but {mixture} has records with train_on: all_assistant_turns; give it the "
+                          f"per-turn tool data (mixtures.{spec['mixture']}.tool_turns)")
+    if rl:  # TL-Training's IRM: on-policy RL from this stage's input model (PPO, or GRPO)
+        from .irm import train_irm
 
-        stats = train_ppo(net, tokenizer, records, config, stage_spec, work_dir, gpus, where=mixture)
+        stats = train_irm(net, tokenizer, records, config, stage_spec, work_dir, gpus, where=mixture)
     else:
         from .trainer import train_stage_model
 
@@ -107,7 +112,7 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
         "final_loss": stats["rows"][-1]["loss"] if stats["rows"] else None,
         **({"irm": {**config["tl_training"]["irm"], "reward_first_step": stats["reward_first"],
                     "reward_last_step": stats["reward_last"], "kl_last_step": stats["kl_last"]}}
-           if kind == "ppo" else {}),
+           if rl else {}),
         "dtype": save_dtype,
         "trust_remote_code": False,
     }

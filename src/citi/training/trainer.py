@@ -124,8 +124,9 @@ def training_arguments(config: dict, stage: dict, work_dir: Path, gpus: int) -> 
         num_train_epochs=stage["epochs"],
         max_steps=stage.get("max_steps", -1),  # a cap on optimiser steps (short PPO runs); -1: the epochs decide
         lr_scheduler_type=tr["scheduler"],
-        warmup_steps=tr["warmup_ratio"],  # below 1: a fraction of the steps (transformers 5)
-        weight_decay=0.0,
+        warmup_steps=stage.get("warmup_ratio", tr["warmup_ratio"]),  # below 1: a fraction of the steps (transformers 5)
+        weight_decay=stage.get("weight_decay", 0.0),
+        adam_beta2=stage.get("adam_beta2", 0.999),
         max_grad_norm=tr["max_grad_norm"],
         bf16=precision == "bf16",
         fp16=precision == "fp16",
