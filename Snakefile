@@ -57,3 +57,9 @@ rule all:
     default_target: True
     input:
         final_targets(),
+
+
+# every method, ablation and analysis table, whatever all_methods narrows `all` to
+rule full:
+    input:
+        final_targets(full=True),

@@ -18,7 +18,7 @@ rule make_table:
         markdown=paths.TABLE_MARKDOWN,
         sources=paths.TABLE_SOURCES,
     wildcard_constraints:
-        table="main|ablations|analysis",
+        table="main|ablations|analysis|extra",
     params:
         # the whole config: the table's header names the config and its hash
         config_hash=config_params(),
@@ -54,6 +54,26 @@ rule plot_tradeoff:
         "../scripts/plot_tradeoff.py"
 
 
+rule plot_training_loss:
+    input:
+        lambda wildcards: [f for _, _, folders in table_spec.training_curves(config) for f in folders],
+    output:
+        png=report(paths.TRAINING_LOSS_PLOT, caption="../report/training_loss.rst", category="Figures"),
+    params:
+        config_hash=config_params("tables.main_methods"),
+    log:
+        paths.log("plot_training_loss"),
+    benchmark:
+        paths.benchmark("plot_training_loss")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/plot_training_loss.py"
+
+
 rule make_verdict:
     input:
         sources=paths.TABLE_SOURCES.format(table="main"),
@@ -61,7 +81,7 @@ rule make_verdict:
     output:
         differences=paths.DIFFERENCES,
         differences_markdown=paths.DIFFERENCES_MARKDOWN,
-        verdict=paths.VERDICT,
+        verdict=report(paths.VERDICT, caption="../report/verdict.rst", category="Tables", subcategory="verdict"),
     params:
         config_hash=config_params("tables.bootstrap"),
     log:

@@ -23,7 +23,7 @@ from citi.tables.plot import plot, points
 
 REPO = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("call_correctness_official", "call_correctness_corrected", "rouge_l", "accuracy", "pass@1",
-                "mt_bench", "P", "R", "O", "TS", "PI", "CF")
+                "mt_bench", "P", "R", "O", "TS", "PI", "CF", "answer_nll", "choice_accuracy")
 
 
 def fake_metrics(config: dict, root: Path, tables=("main",), seed: int = 0) -> None:
@@ -56,7 +56,8 @@ def test_config():
     """The test config with every benchmark run for every method (as in the paper configs)."""
     config = load_config(REPO / "config/test.yaml")
     config["evaluation"]["general"]["methods"] = None
-    config["evaluation"]["benchmarks"]["mt_bench"]["methods"] = None
+    for bench in config["evaluation"]["benchmarks"].values():
+        bench["methods"] = None
     return config
 
 
@@ -68,14 +69,14 @@ def test_main_table_rows_columns_and_every_number_traced(test_config, tmp_path):
     rows = read_csv(out / "main.csv")
     model = next(iter(test_config["models"]))
     assert [(r["model"], r["method"]) for r in rows] == [(model, m) for m in main_rows(test_config)]
-    names = [c["name"] for c in test_config["tables"]["columns"]]
+    names = [c["name"] for c in test_config["tables"]["columns"] if c.get("table", "main") == "main"]
     assert list(rows[0])[:4] == ["model", "method", "label", "config_hash"]
     assert [h for h in rows[0] if h in names] == names
     assert not any(h.endswith(" paper") for h in rows[0])  # no paper setting in the test config
     sources = read_json(out / "main.sources.json")
     for row, src in zip(rows, sources["rows"]):
         assert row["config_hash"] == "hand"
-        for col in spec.columns(test_config):
+        for col in spec.columns(test_config, "main"):
             cell = src["cells"][col.name]
             files = [cell["path"]] if isinstance(cell["path"], str) else cell["path"]
             if spec.not_evaluated(test_config, spec.Row(row["model"], row["method"], "", ""), col):
@@ -101,13 +102,14 @@ def test_benchmark_methods_limit_evaluation_and_table_inputs(tmp_path):
     for bench in {b for c in spec.columns(test_config) for b in spec.benchmarks(c)} & \
             set(test_config["evaluation"]["general"]["benchmarks"]):
         assert {p.split("/")[3] for p in needed if p.split("/")[4] == bench} == set(general)
-    assert {p.split("/")[3] for p in needed if p.split("/")[4] == "mt_bench"} == \
+    extra = spec.required_inputs(test_config, "extra")  # MT-Bench: a column of the extra table
+    assert {p.split("/")[3] for p in extra if p.split("/")[4] == "mt_bench"} == \
         set(test_config["evaluation"]["benchmarks"]["mt_bench"]["methods"])
     bad = {**test_config, "evaluation": {**test_config["evaluation"], "benchmarks": {
         **test_config["evaluation"]["benchmarks"], "mt_bench": {**test_config["evaluation"]["benchmarks"]["mt_bench"],
                                                               "methods": ["base", "nosuch"]}}}}
     with pytest.raises(ConfigError, match=r"evaluation\.benchmarks\.mt_bench\.methods.*nosuch"):
-        spec.required_inputs(bad, "main")
+        spec.required_inputs(bad, "extra")
     fake_metrics(test_config, tmp_path)  # only what is needed: the skipped cells are empty and marked
     table = build.build(test_config, "main", tmp_path)
     lora = next(r for r in table["rows"] if r["method"] == "lora")
@@ -464,3 +466,46 @@ def test_tradeoff_error_bars_bootstrap_each_axis_and_leave_lower_is_better_colum
     png = tmp_path / "tradeoff.png"
     plot(table, png, tmp_path)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_extra_columns_appear_only_in_the_extra_table():
+    config = {"methods": {"ft": {}}, "models": {"m": {}}, "evaluation": {"benchmarks": {"t": {}, "g": {}, "mt": {}}},
+              "tables": {"main_methods": ["ft"], "columns": [
+        {"name": "C", "benchmark": "t", "metric": "c", "kind": "tool"},
+        {"name": "NLL", "benchmark": "g", "metric": "answer_nll", "kind": "general", "direction": "lower"},
+        {"name": "MT", "benchmark": "mt", "metric": "mt_bench", "kind": "general", "table": "extra"}]}}
+    assert [c.name for c in spec.columns(config, "main")] == ["C", "NLL"]
+    assert [c.name for c in spec.columns(config, "ablations")] == ["C", "NLL"]
+    assert [c.name for c in spec.columns(config, "extra")] == ["MT"]
+    assert [r.method for r in spec.rows(config, "extra")] == ["base", "ft"]
+    assert all("/mt/" not in p for p in spec.required_inputs(config, "main"))
+    assert all("/mt/" in p for p in spec.required_inputs(config, "extra"))
+    assert "results/tables/extra.csv" in spec.targets(config, main_only=True)
+    config["tables"]["columns"].pop()
+    assert not spec.has_rows(config, "extra") and "results/tables/extra.csv" not in spec.targets(config)
+
+
+def test_training_loss_figure_chains_each_methods_stages(tmp_path):
+    from citi.training.curves import plot
+
+    def stage(name, losses, routing=False):
+        folder = tmp_path / name
+        folder.mkdir()
+        lines = ["step,epoch,loss,ce_loss,routing_loss,lr,tokens"]
+        lines += [f"{i},1,{x},{x},{0.5 if routing else ''},0.001,100" for i, x in enumerate(losses, start=1)]
+        (folder / "training_log.csv").write_text("\n".join(lines) + "\n")
+        return str(folder)
+
+    curves = {"FT": [stage("ft1", [3.0, 2.0, 1.0])],
+              "CITI": [stage("c1", [3.0, 2.9], True), stage("c2", [2.5, 2.0], True), stage("c3", [1.9])]}
+    summary = plot(curves, tmp_path / "loss.png", "test")
+    assert (tmp_path / "loss.png").stat().st_size > 0
+    assert summary["FT"] == {"first": 3.0, "last": 1.0, "steps": 3}
+    assert summary["CITI"] == {"first": 3.0, "last": 1.9, "steps": 5}  # stages chained along the step axis
+    with pytest.raises(SourceError, match="training_log.csv"):
+        plot({"x": [str(tmp_path / "nowhere")]}, tmp_path / "x.png", "test")
+    config = load_config(REPO / "config/test.yaml")
+    labels = [label for _, label, _ in spec.training_curves(config)]
+    assert labels[:3] == ["FT", "LoRA", "CITI"]
+    citi = next(folders for _, label, folders in spec.training_curves(config) if label == "CITI")
+    assert [f.rsplit("/", 1)[-1] for f in citi] == ["stage1", "stage2", "stage3"]

@@ -47,6 +47,20 @@ def test_default_config_is_used_without_configfile(tmp_path):
     assert "results/models/smollm2-135m-instruct" in out
 
 
+def test_all_builds_the_chosen_methods_and_full_builds_every_method(tmp_path):
+    # the default narrows `all` to all_methods (issue 18's time budget); `full` keeps every ablation
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    chosen = {"base", *config["all_methods"]}
+    planned = lambda target: set(re.findall(r"results/eval/[^/]+/([^/]+)/",  # noqa: E731
+                                            snakemake(target, "-n", "--cores", "1", "-d", str(tmp_path)).stdout))
+    in_all, in_full = planned("all"), planned("full")
+    assert in_all and in_all <= chosen
+    assert in_full == {"base", *config["methods"]} and in_full > in_all
+    out = snakemake("all", "-n", "--cores", "1", "-d", str(tmp_path)).stdout
+    assert "results/tables/main.csv" in out and "results/tables/extra.csv" in out and "verdict.md" in out
+    assert "results/tables/ablations.csv" not in out and "importance_estimator" not in out
+
+
 def test_invalid_config_fails_before_any_job_with_the_key_named(tmp_path):
     config = yaml.safe_load((REPO / "config" / "test.yaml").read_text())
     config["datasets"]["embedded_math"]["splits"]["train"]["n"] = "twelve"
@@ -113,7 +127,13 @@ def test_end_to_end_test_config_is_deterministic_and_complete(local_test_run, tm
     assert [r["method"] for r in main["rows"]] == wanted
     filled = [c for r in main["rows"] for c in r["cells"].values() if c["value"] is not None]
     assert filled and all((a / c["path"]).is_file() for c in filled if isinstance(c["path"], str))
-    assert all((a / f"results/tables/{t}.csv").is_file() for t in ("main", "ablations", "analysis"))
+    # every filled main cell carries its n and a 95% interval around its value (issue 18)
+    assert all(c["n"] and c["lo"] <= c["value"] <= c["hi"] for c in filled), [c for c in filled if "lo" not in c]
+    assert all((a / f"results/tables/{t}.csv").is_file() for t in ("main", "extra", "ablations", "analysis"))
+    assert {c["name"] for c in json.loads((a / "results/tables/extra.sources.json").read_text())["columns"]} == \
+        {c["name"] for c in config["tables"]["columns"] if c.get("table") == "extra"}
+    verdict = (a / "results/tables/verdict.md").read_text()
+    assert all(word in verdict for word in ("FT", "LoRA", "CITI"))
     assert (a / "results/figures/tradeoff.png").is_file()
     # resumable: a finished run has nothing left to do
     again = snakemake("all", "-n", "--cores", "2", "-d", str(a), "--configfile", str(REPO / "config/test.yaml")).stdout

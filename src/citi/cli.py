@@ -30,7 +30,8 @@ def run(main: Callable, namespace: dict, wildcards: tuple[str, ...] = (), output
             _call(main, smk.config, kwargs)
         return
     parser = argparse.ArgumentParser(description=(namespace.get("__doc__") or "").strip())
-    parser.add_argument("--config", default="config/config.yaml", help="pipeline config (YAML)")
+    parser.add_argument("--config", nargs="+", default=["config/config.yaml"],
+                        help="pipeline config (YAML), or several layers merged in order (e.g. a paper setting's four)")
     for w in wildcards:
         parser.add_argument(f"--{w}", required=True)
     for o in outputs:

@@ -83,6 +83,7 @@ MAIN_TABLE = TABLE.format(table="main")
 ABLATION_TABLE = TABLE.format(table="ablations")
 ANALYSIS_TABLE = TABLE.format(table="analysis")
 TRADEOFF_PLOT = f"{RESULTS}/figures/tradeoff.png"  # tool vs mean general score, from the main table
+TRAINING_LOSS_PLOT = f"{RESULTS}/figures/training_loss.png"  # the main table's methods, every stage in order
 # paired differences between the main table's methods (95% paired bootstrap) and the generated verdict on the claims
 DIFFERENCES = f"{TABLES}/differences.csv"
 DIFFERENCES_MARKDOWN = f"{TABLES}/differences.md"

@@ -101,7 +101,7 @@ def cell_items(cell: dict, root: str | Path = ".", read=read_json) -> tuple[list
 def build(config: dict, table: str, root: str | Path = ".") -> dict:
     """The table as data: columns, rows of cells, and provenance. Paths are relative to ``root``."""
     root = Path(root)
-    columns, rows = spec.columns(config), spec.rows(config, table)
+    columns, rows = spec.columns(config, table), spec.rows(config, table)
     setting, boot = spec.paper_setting(config), spec.bootstrap_settings(config)
     out_rows = []
     for row in rows:

@@ -15,7 +15,7 @@ from .. import paths
 from ..errors import ConfigError
 from .paper import BY_TOOL_DATASET, REPLACEMENT_LABELS
 
-TABLES = ("main", "ablations", "analysis")
+TABLES = ("main", "ablations", "analysis", "extra")
 LABELS = {"base": "base", "ft": "FT", "lora": "LoRA", "citi": "CITI",
           "ft_dm": "FT+DM", "lora_dm": "LoRA+DM", "uco_only": "UCO only", "rp_mi": "RP+MI",
           "wo_molora": "w/o MOLoRA", "wo_lr": "w/o L_r", "wo_rp": "w/o RP",
@@ -40,6 +40,7 @@ class Column:
     optional: bool = False
     plot: bool = True  # counts toward the trade-off plot's axis of its kind (TS/PI/CF details do not)
     direction: str = "higher"  # which way is better: higher (percent scores) | lower (e.g. answer_nll)
+    table: str = "main"  # main: in the main, ablations and analysis tables | extra: only in the extra table
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,17 @@ class Row:
         return f"{self.model}/{self.method}"
 
 
-def columns(config: dict) -> list[Column]:
+def columns(config: dict, table: str | None = None) -> list[Column]:
+    """The configured columns; for one ``table``, those it shows (extra columns only in the extra table)."""
     cols = [Column(**{**c, "benchmark": c["benchmark"] if isinstance(c["benchmark"], str) else tuple(c["benchmark"])})
             for c in config.get("tables", {}).get("columns", [])]
     names = [c.name for c in cols]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"config key 'tables.columns': duplicate column name(s) {', '.join(dup)}")
-    return cols
+    if table is None:
+        return cols
+    return [c for c in cols if (c.table == "extra") == (table == "extra")]
 
 
 def bootstrap_settings(config: dict) -> dict:
@@ -82,7 +86,7 @@ def variant_label(config: dict, estimator: str) -> str:
 def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
     """(method, label, paper row) in the paper's order, for the methods the config defines."""
     defined = config.get("methods", {})
-    if table == "main":
+    if table in ("main", "extra"):  # the extra table: the main rows on the extra columns
         wanted = [m for m in config.get("tables", {}).get("main_methods", ["ft", "lora", "citi"]) if m in defined]
         return [("base", "base", "base")] + [(m, LABELS.get(m, m), m) for m in wanted]
     if table == "ablations":
@@ -104,6 +108,8 @@ def rows(config: dict, table: str) -> list[Row]:
 
 
 def has_rows(config: dict, table: str) -> bool:
+    if table == "extra":
+        return bool(columns(config, "extra"))
     return bool(_methods(config, table)) and (table == "main" or any(m != "base" for m, _, _ in _methods(config, table)))
 
 
@@ -139,7 +145,7 @@ def evaluated_methods(config: dict, benchmark: str) -> list[str]:
 
 def required_inputs(config: dict, table: str) -> list[str]:
     """The metrics files a table cannot be built without (optional and not-evaluated cells excluded)."""
-    return sorted({p for r in rows(config, table) for c in columns(config)
+    return sorted({p for r in rows(config, table) for c in columns(config, table)
                    if not c.optional and not not_evaluated(config, r, c) for p in metrics_paths(r, c)})
 
 
@@ -170,9 +176,23 @@ def paper_setting(config: dict) -> dict:
     return {"tool_dataset": tool, "backbones": spec.get("backbones", {})}
 
 
-def targets(config: dict) -> list[str]:
+def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
+    """(model, label, stage folders in order) of each trained method of the main table."""
+    tool = config.get("tasks", {}).get("tool", {}).get("dataset")
+    out = []
+    for row in rows(config, "main"):
+        spec = config.get("methods", {}).get(row.method)
+        if spec and spec.get("stages"):
+            out.append((row.model, row.label, [paths.STAGE_CHECKPOINT.format(model=row.model, tool_dataset=tool,
+                                                                             method=row.method, stage=k)
+                                               for k in range(1, len(spec["stages"]) + 1)]))
+    return out
+
+
+def targets(config: dict, main_only: bool = False) -> list[str]:
     """What `all` builds: the main table, trade-off plot, differences and verdict, plus ablations/analysis
-    when their methods exist.
+    when their methods exist (not with ``main_only``: `all` of a config whose ``all_methods`` narrows it),
+    and the extra table when columns are marked ``table: extra``.
 
     While a column's benchmark has no evaluation configured, the tables stay out of `all` (with a
     warning): the DAG still resolves, and `snakemake results/tables/main.csv` names the missing file.
@@ -186,5 +206,7 @@ def targets(config: dict) -> list[str]:
         print(f"warning: tables left out of 'all': no evaluation configured for benchmark(s) "
               f"{', '.join(missing)} (tables.columns)", file=sys.stderr)
         return []
-    extra = [paths.TABLE.format(table=t) for t in ("ablations", "analysis") if has_rows(config, t)]
-    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *extra]
+    others = ("extra",) if main_only else ("extra", "ablations", "analysis")
+    extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t)]
+    curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []
+    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *curves, *extra]
