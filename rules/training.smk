@@ -15,8 +15,9 @@ rule train_stage:
     params:
         # the method less its stages, and this stage: a change to a later stage leaves the earlier ones be;
         # how often a stage saves a resumable checkpoint does not change what it trains
-        config_hash=config_params("methods.{method}", "training", "lora", "molora", "tl_training.irm",
-                                  "models.{model}.dtype", stage=stage_config,
+        # (tl_training.irm only where the stage is IRM: rl_config)
+        config_hash=config_params("methods.{method}", "training", "lora", "molora",
+                                  "models.{model}.dtype", stage=stage_config, irm=rl_config,
                                   without=["methods.{method}.stages", "training.save_steps"]),
     log:
         paths.log("train_stage", "{model}/{tool_dataset}/{method}/stage{stage}"),

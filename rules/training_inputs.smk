@@ -41,6 +41,12 @@ def stage_config(wildcards):
     return stages[stage - 1] if 0 < stage <= len(stages) else None
 
 
+def rl_config(wildcards):
+    """tl_training.irm for an IRM stage (kind ppo or grpo), else None: only those stages read it."""
+    stage = stage_config(wildcards)
+    return config.get("tl_training", {}).get("irm") if stage and stage.get("kind") in ("ppo", "grpo") else None
+
+
 def replacement_inputs(wildcards):
     spec = config["methods"][wildcards.method]
     selection = selection_name(spec["components"], spec["fraction"], f"methods.{wildcards.method}")

@@ -190,6 +190,17 @@ def test_a_config_change_reruns_the_jobs_that_read_it_and_only_those(tmp_path):
     # resources decide where a job runs, not what it computes
     assert plan(lambda c: c["resources"]["data"].update(mem_mb=2000)) == set()
 
+    # the IRM settings rerun IRM stages only: FT's training does not read them
+    trained = ["results/checkpoints/tiny/embedded_tools/ft/stage1", "results/checkpoints/tiny/embedded_tools/tl_training/stage2"]
+    snakemake(*trained, "--cores", "2", "-d", str(tmp_path), "--configfile", str(REPO / "config" / "test.yaml"))
+    changed = copy.deepcopy(config)
+    changed["tl_training"]["irm"]["kl_coef"] = 0.1
+    (tmp_path / "irm.yaml").write_text(yaml.safe_dump(changed))
+    jobs = planned_jobs(snakemake(*trained, "-n", "--cores", "1", "-d", str(tmp_path), "--configfile",
+                                  str(tmp_path / "irm.yaml")).stdout)
+    assert {rule for rule, _ in jobs} == {"train_stage"} and all("method=tl_training" in w and "stage=2" in w
+                                                                 for _, w in jobs), jobs
+
 
 def test_a_rule_script_runs_alone_from_the_shell(tmp_path):
     out, manifest = tmp_path / "dev.jsonl", tmp_path / "dev.manifest.json"
