@@ -41,13 +41,16 @@ def representation_inputs(wildcards):
     }
 
 
-def analysis_targets():
+def analysis_targets(methods=None):
+    """Importance, selections and figures; of the named estimators, those ``methods`` (None: all) train on."""
+    used = [e for e in estimators()
+            if methods is None or any(config["methods"][m].get("importance") == e for m in methods)]
     out = []
     for model in config["models"]:
         out += [paths.IMPORTANCE.format(model=model, task=t) for t in TASKS]
         out += [paths.SELECTION.format(model=model, selection="citi"),
                 paths.IMPORTANCE_FIGURES.format(model=model)]
-        out += [paths.ESTIMATOR_SELECTION.format(model=model, estimator=e, selection="citi") for e in estimators()]
+        out += [paths.ESTIMATOR_SELECTION.format(model=model, estimator=e, selection="citi") for e in used]
     return out
 
 

@@ -150,45 +150,10 @@ def final_targets(full=False):
     """Every stage's own targets (defined in its .smk). Unless ``full``, a config's ``all_methods``
     narrows them to those methods' checkpoints, router analyses and metrics, and the tables to the
     main and extra ones: what `all` builds in the time a newcomer waits; `full` builds the rest too."""
-    targets = (model_targets() + data_targets() + mixture_targets() + analysis_targets()
-               + training_targets() + evaluation_targets())
-    chosen = config.get("all_methods")
-    if full or chosen is None:
-        return targets + table_targets()
-    unknown = [m for m in chosen if m not in config.get("methods", {})]
+    scope = None if full else config.get("all_methods")
+    unknown = [m for m in scope or () if m not in config.get("methods", {})]
     if unknown:
         raise ValueError(f"config key 'all_methods': {', '.join(map(repr, unknown))} is not a key of methods")
-    # the representation analysis' tuned and control models are trained, not evaluated
-    trained = {*chosen, config.get("representation", {}).get("tuned"), config.get("representation", {}).get("control")}
-    estimators_used = {config["methods"][m].get("importance") for m in chosen} - {None}
-
-    def wanted(target):
-        kind, method = method_of(target)
-        return (method is None or method in ({"base", *chosen} if kind == "eval" else trained)) \
-            and estimator_of(target) in estimators_used | {None}
-
-    return [t for t in targets if wanted(t)] + table_spec.targets(config, main_only=True)
-
-
-_METHOD_PATHS = [(kind, re.compile(re.sub(r"\\{(\w+)\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(p)) + "$"))
-                 for kind, p in (("train", paths.STAGE_CHECKPOINT), ("train", paths.ROUTER_ANALYSIS),
-                                 ("eval", paths.METRICS), ("eval", paths.CROSSCHECK))]
-
-
-_ESTIMATOR_PATHS = [re.compile(re.sub(r"\\{(\w+)\\}", lambda m: f"(?P<{m.group(1)}>[^/]+)", re.escape(p)) + "$")
-                    for p in (paths.ESTIMATOR_SELECTION, paths.ESTIMATOR_IMPORTANCE)]
-
-
-def estimator_of(target):
-    """The importance estimator an estimator-selection path belongs to (None for other paths)."""
-    match = next((m for m in (p.match(target) for p in _ESTIMATOR_PATHS) if m), None)
-    return match.group("estimator") if match else None
-
-
-def method_of(target):
-    """(train | eval, method) of a checkpoint, router-analysis or metrics path; (None, None) for others."""
-    for kind, pattern in _METHOD_PATHS:
-        match = pattern.match(target)
-        if match:
-            return kind, match.group("method")
-    return None, None
+    return (model_targets() + data_targets() + mixture_targets() + analysis_targets(scope)
+            + training_targets(scope) + evaluation_targets(scope)
+            + table_spec.targets(config, main_only=scope is not None))

@@ -39,7 +39,9 @@ def score_inputs(wildcards):
             "endpoint": endpoint_model(wildcards.benchmark, "score")}
 
 
-def evaluation_targets():
+def evaluation_targets(methods=None):
+    """Every evaluated model x method x benchmark metrics file; base and ``methods`` only, unless None."""
     return [paths.METRICS.format(model=model, method=method, benchmark=benchmark)
             for model in config["models"] for benchmark in eval_benchmarks()
-            for method in table_spec.evaluated_methods(config, benchmark)]
+            for method in table_spec.evaluated_methods(config, benchmark)
+            if methods is None or method == "base" or method in methods]

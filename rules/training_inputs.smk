@@ -65,10 +65,15 @@ def router_inputs(wildcards):
     }
 
 
-def training_targets():
-    out = [method_model(model, method) for model in config["models"] for method in config.get("methods", {})]
+def training_targets(methods=None):
+    """Every method's model and router analysis; with ``methods``, those and the representation analysis'
+    tuned and control models only."""
+    rep = config.get("representation", {})
+    keep = lambda m: methods is None or m in {*methods, rep.get("tuned"), rep.get("control")}  # noqa: E731
+    out = [method_model(model, method) for model in config["models"] for method in config.get("methods", {})
+           if keep(method)]
     out += [paths.ROUTER_ANALYSIS.format(model=model, tool_dataset=tool_dataset(), method=method)
-            for model in config["models"] for method in router_methods()]
+            for model in config["models"] for method in router_methods() if keep(method)]
     if config.get("representation", {}).get("tuned") in config.get("methods", {}):
         out += representation_targets()
     return out

@@ -63,3 +63,19 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny"
     materialize("tiny", TINY_SPEC, out)
     return out
+
+
+def random_engine(model_dir: Path, seed: int):
+    """A generation engine on the tiny model with larger random weights (seeded), so outputs and
+    likelihoods vary by prompt and position."""
+    import torch
+
+    from citi.generation import Engine
+    from citi.models import load
+
+    model, tok = load(model_dir)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return Engine(model, tok)

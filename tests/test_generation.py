@@ -7,21 +7,17 @@ import json
 import pytest
 import torch
 
-from citi.generation import Engine, GenerationSettings, render_prompt, run_predictions
-from citi.models import load
+from citi.generation import GenerationSettings, render_prompt, run_predictions
+from conftest import random_engine
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
     """The tiny model with larger random weights, so greedy outputs vary by prompt and position."""
-    model, tok = load(tiny_model_dir)
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    engine = random_engine(tiny_model_dir, seed=3)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a 64-wide model gains nothing from threads on a shared CPU
-    yield Engine(model, tok)
+    yield engine
     torch.set_num_threads(threads)
 
 

@@ -10,19 +10,14 @@ import torch
 from citi.errors import RecordError
 from citi.evaluation import likelihood
 from citi.evaluation.runner import check_item_scores
-from citi.generation import Engine, GenerationSettings
+from citi.generation import GenerationSettings
 from citi.io import read_jsonl
-from citi.models import load
+from conftest import random_engine
 
 
 @pytest.fixture(scope="module")
 def engine(tiny_model_dir):
-    model, tok = load(tiny_model_dir)
-    gen = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
-    return Engine(model, tok)
+    return random_engine(tiny_model_dir, seed=5)
 
 
 def record(i: int, question: str, answer: str, fact: str = "") -> dict:
@@ -91,9 +86,11 @@ def test_choice_accuracy_counts_the_gold_winning(engine, tmp_path):
     assert result["metrics"]["choice_accuracy"] == pytest.approx(100 * 6 / 9)
     assert result["chance"] == pytest.approx(100 / 3)
     check_item_scores(result, "test")
-    real = likelihood.score_choices(RECORDS, {}, rows, distractors=2, seed=1)
     assert all(len(r["choice_logprobs"]) == 3 and all(math.isfinite(x) for x in r["choice_logprobs"]) for r in rows.values())
-    assert 0 <= real["metrics"]["choice_accuracy"] <= 100
+    # the real rows: the winner is the choice with the highest mean log-probability per token
+    real = likelihood.score_choices(RECORDS, {}, rows, distractors=2, seed=1)
+    assert [p["correct"] for p in real["per_item"]] == [max(r["choice_logprobs"]) == r["choice_logprobs"][0]
+                                                        for r in (rows[rec["id"]] for rec in RECORDS)]
 
 
 def test_item_scores_that_do_not_average_to_the_metric_are_refused():

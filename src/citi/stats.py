@@ -16,6 +16,16 @@ from .errors import RecordError
 CHUNK = 2**20  # index draws per batch: bounds memory whatever n and n_boot are
 
 
+def check_item_mean(items: dict, value: float, where: str) -> None:
+    """Item scores must average to their metric (within the 4-decimal rounding some metrics carry):
+    every interval is computed from them. RecordError naming ``where`` otherwise."""
+    if not items:
+        raise RecordError(f"{where}: no item scores")
+    mean = sum(items.values()) / len(items)
+    if abs(mean - value) > 0.01 + 1e-6 * abs(value):
+        raise RecordError(f"{where}: the item scores average {mean:.6g} but the metric is {value}; rescore it")
+
+
 def as_strata(strata) -> list[np.ndarray]:
     """One array, a list of numbers, or a list of arrays (one per stratum) -> list of float arrays."""
     if isinstance(strata, np.ndarray) or (len(strata) and np.ndim(strata[0]) == 0):

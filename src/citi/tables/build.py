@@ -47,10 +47,7 @@ def read_cell(path: Path, column: spec.Column) -> dict:
         raise RecordError(f"{path}: metric '{column.metric}' is {value!r}, not a number")
     items = item_scores(data, column.metric)
     if items is not None and value is not None:
-        mean = sum(items.values()) / len(items)
-        if abs(mean - value) > 0.01 + 1e-6 * abs(value):  # metrics may be rounded to 4 decimals
-            raise RecordError(f"{path}: item_scores['{column.metric}'] average {mean:.6g} but the metric is "
-                              f"{value} (table column '{column.name}'); rescore it")
+        stats.check_item_mean(items, value, f"{path}: item_scores['{column.metric}'] (table column '{column.name}')")
     return {"value": value, "n": len(items) if items else data.get("n"), "cap": data.get("cap"),
             "config_hash": data.get("config_hash"), "items": items}
 

@@ -22,6 +22,7 @@ import numpy as np
 from .. import stats
 from ..errors import CitiError
 from ..io import atomic_path
+from . import spec
 from .build import cell_items
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def points(table: dict, root: str | Path = ".") -> list[dict]:
     if not tool or not general:
         raise CitiError(f"trade-off plot: the {table['table']} table needs tool and general columns "
                         f"(has tool: {tool or 'none'}, general: {general or 'none'})")
-    boot = table.get("bootstrap") or {"n_boot": 2000, "seed": 1, "level": 0.95}
+    boot = table.get("bootstrap") or spec.bootstrap_settings({})
     out = []
     for row in table["rows"]:
         values = {name: row["cells"][name].get("value") for name in tool + general}

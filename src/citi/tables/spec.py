@@ -178,13 +178,13 @@ def paper_setting(config: dict) -> dict:
 
 def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
     """(model, label, stage folders in order) of each trained method of the main table."""
-    tool = config.get("tasks", {}).get("tool", {}).get("dataset")
+    from ..training.methods import stage_folder
+
     out = []
     for row in rows(config, "main"):
         spec = config.get("methods", {}).get(row.method)
         if spec and spec.get("stages"):
-            out.append((row.model, row.label, [paths.STAGE_CHECKPOINT.format(model=row.model, tool_dataset=tool,
-                                                                             method=row.method, stage=k)
+            out.append((row.model, row.label, [stage_folder(config, row.model, row.method, k)
                                                for k in range(1, len(spec["stages"]) + 1)]))
     return out
 
