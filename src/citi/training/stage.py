@@ -69,7 +69,9 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
     pkt = pkt_settings(spec, stage_spec) if kind == "sft" else None
     log.info("%s stage %d (%s, %s%s): %d records, %d trainable parameters, groups %s", method, stage,
              stage_spec["name"], kind, " + PKT" if pkt else "", len(records), n_trainable, stage_spec["trainable"])
-    rl = kind in ("ppo", "grpo")  # TL-Training's IRM (irm.RL_KINDS)
+    from .irm import RL_KINDS
+
+    rl = kind in RL_KINDS  # TL-Training's IRM: PPO or GRPO
     if rl and spec.get("adapter", "none") != "none":
         raise ConfigError(f"config key 'methods.{method}.stages[{stage - 1}].kind': a {kind} stage trains full weights "
                           f"(its reference is a copy of its input); method adapter {spec['adapter']!r} is not supported")
