@@ -11,7 +11,7 @@ from citi.cli import run
 
 def model_folder(config, model, method):
     """The base model, or the method's last stage (as rules/common.smk's method_model)."""
-    from citi.training.methods import final_stage_folder
+    from citi.paths import final_stage_folder
 
     return paths.MODEL.format(model=model) if method == "base" else final_stage_folder(config, model, method)
 

@@ -9,7 +9,7 @@ from citi.cli import run
 
 
 def model_folder(config, model, method):
-    from citi.training.methods import final_stage_folder
+    from citi.paths import final_stage_folder
 
     return paths.MODEL.format(model=model) if method == "base" else final_stage_folder(config, model, method)
 

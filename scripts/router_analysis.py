@@ -11,7 +11,7 @@ from citi.cli import run
 
 def main(config, model, tool_dataset, method, folder=None):
     from citi.models import load
-    from citi.training.methods import final_stage_folder
+    from citi.paths import final_stage_folder
     from citi.training.router import router_analysis, sample_sources
 
     spec = config["router_analysis"]

@@ -56,10 +56,27 @@ STAGE_CHECKPOINT = f"{RESULTS}/checkpoints/{{model}}/{{tool_dataset}}/{{method}}
 ROUTER_ANALYSIS = f"{RESULTS}/router/{{model}}/{{tool_dataset}}/{{method}}"
 
 
-def stage_work_dir(stage_folder) -> str:
+def stage_folder(config: dict, model: str, method: str, stage: int) -> str:
+    """The checkpoint folder of one training stage of a method (1-based)."""
+    return STAGE_CHECKPOINT.format(model=model, tool_dataset=config["tasks"]["tool"]["dataset"],
+                                         method=method, stage=stage)
+
+
+def final_stage_folder(config: dict, model: str, method: str) -> str:
+    """The model a method produces: its last stage (a replacement method has one, untrained)."""
+    spec = config["methods"][method]
+    return stage_folder(config, model, method, len(spec.get("stages") or [None]))
+
+
+def stage_input(config: dict, model: str, method: str, stage: int) -> str:
+    """The folder stage ``stage`` starts from: the base model, or the previous stage's checkpoint."""
+    return MODEL.format(model=model) if stage == 1 else stage_folder(config, model, method, stage - 1)
+
+
+def stage_work_dir(folder) -> str:
     """Intermediate Trainer checkpoints of a stage: beside its folder, not a declared output,
     so a failed job's resume point survives Snakemake's clean-up of failed outputs."""
-    return f"{stage_folder}.partial"
+    return f"{folder}.partial"
 
 # ---- evaluation (issues 5, 6) --------------------------------------------------------
 # {method} is "base" for the untuned backbone.

@@ -178,7 +178,7 @@ def paper_setting(config: dict) -> dict:
 
 def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
     """(model, label, stage folders in order) of each trained method of the main table."""
-    from ..training.methods import stage_folder
+    from ..paths import stage_folder
 
     out = []
     for row in rows(config, "main"):

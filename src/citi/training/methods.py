@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import paths
+from ..paths import final_stage_folder, stage_folder, stage_input  # noqa: F401 (re-exported)
 from ..errors import ConfigError
 
 SELECTIVE = ("top", "bottom", "random")
@@ -122,22 +123,6 @@ ADAPTERS: dict[str, Adapter] = {
     "lora": Adapter(_lora, "peft LoRA on all linear modules or the selected ones; merged when saved"),
     "molora": Adapter(_molora, "MOLoRA (router + LoRA experts) on the selected modules"),
 }
-
-
-def stage_folder(config: dict, model: str, method: str, stage: int) -> str:
-    return paths.STAGE_CHECKPOINT.format(model=model, tool_dataset=config["tasks"]["tool"]["dataset"],
-                                         method=method, stage=stage)
-
-
-def final_stage_folder(config: dict, model: str, method: str) -> str:
-    """The model a method produces: its last stage (a replacement method has one, untrained)."""
-    spec = config["methods"][method]
-    return stage_folder(config, model, method, len(spec.get("stages") or [None]))
-
-
-def stage_input(config: dict, model: str, method: str, stage: int) -> str:
-    """The folder stage ``stage`` starts from: the base model, or the previous stage's checkpoint."""
-    return paths.MODEL.format(model=model) if stage == 1 else stage_folder(config, model, method, stage - 1)
 
 
 def method_stage(config: dict, method: str, stage: int) -> tuple[dict, dict]:
