@@ -39,6 +39,42 @@ def module_of(key: str) -> str:
     return key.rsplit(".", 1)[0]
 
 
+# ---- loss on target positions only -------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["ft", "lora", "citi"])
+def test_target_token_loss_equals_the_models_own_loss_and_gradients(workspace, tiny_model_dir, method):
+    """Projecting logits only where a target is predicted changes cost, not the loss or its gradient."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from citi.training.collator import Collator, encode_record
+    from citi.training.methods import prepare_model
+    from citi.training.trainer import target_token_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    # different lengths, so right padding and targets at different positions per row
+    batch = Collator(tok.pad_token_id)([encode_record(r, tok, cutoff_len=4096) for r in records(4)])
+    batch.pop("task_type")
+    selection = {"molora": MOLORA_SET, "unfrozen": UNFROZEN}
+    config = tiny_config()
+
+    def loss_and_grads(use_target_loss: bool):
+        torch.manual_seed(0)
+        base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        model = prepare_model(base, config, method, 1, selection)
+        model.train()
+        loss = target_token_loss(model, dict(batch))[1] if use_target_loss else model(**batch).loss
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    reference, ref_grads = loss_and_grads(False)
+    loss, grads = loss_and_grads(True)
+    assert ref_grads, "nothing trainable received a gradient"
+    torch.testing.assert_close(loss, reference, rtol=1e-5, atol=1e-6)
+    assert grads.keys() == ref_grads.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
 # ---- collation -------------------------------------------------------------------------------
 
 def test_labels_cover_only_the_last_assistant_turn(tiny_model_dir):
