@@ -100,9 +100,13 @@ class ChatClient:
 
 
 def _verdict(label: str, text: str) -> str | None:
-    # tolerate markdown (**Process Correctness:** Yes), case and trailing punctuation
-    m = re.search(rf"{label}\W*?[:：]\W*(yes|no|uncertain)\b", text, re.I)
-    return m.group(1).capitalize() if m else None
+    # tolerate markdown (**Process Correctness:** Yes), case and trailing punctuation: the
+    # label, non-word characters holding a colon, the verdict. The colon is looked for outside
+    # the regex: "\W*?[:：]\W*" backtracks quadratically on a long run of colons.
+    for m in re.finditer(rf"{label}(\W*)(yes|no|uncertain)\b", text, re.I):
+        if ":" in m.group(1) or "：" in m.group(1):
+            return m.group(2).capitalize()
+    return None
 
 
 def parse_verdicts(text: str | None) -> dict:

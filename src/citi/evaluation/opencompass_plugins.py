@@ -95,9 +95,12 @@ def mbpp_program(code: str, tests: str) -> str:
             f"{code_execution.make_assertions_type_aware(tests)}\n")
 
 
+_NO_PUNCTUATION = str.maketrans("", "", string.punctuation)
+
+
 def normalise_answer(text: str) -> str:
     """Lowercase, no punctuation, no articles, single spaces (SQuAD/TriviaQA style)."""
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    text = text.lower().translate(_NO_PUNCTUATION)  # one table, not a set per character: 1 MB in ms
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 

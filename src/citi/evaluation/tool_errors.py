@@ -30,12 +30,12 @@ compares them exactly.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import ConfigError, RecordError
+from ..toolcalls import json_object
 from .api_bank.parse import corrected_args, find_call, parse_corrected
 
 CATEGORIES = ("format_error", "tool_hallucination", "wrong_tool", "parameter_hallucination",
@@ -98,15 +98,7 @@ class Diagnosis:
 def _json_object(text: str) -> dict | None:
     """The JSON object at the start of ``text`` (trailing text ignored); empty text is no arguments."""
     text = text.strip()
-    if not text:
-        return {}
-    if not text.startswith("{"):
-        return None
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text)
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
+    return json_object(text) if text else {}
 
 
 def _react(text: str) -> tuple[str, str] | None:

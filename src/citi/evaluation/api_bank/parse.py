@@ -16,13 +16,15 @@ dicts) with a small scanner.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 
 from ...toolcalls import _string as scan_string
 
 _NAME_OPEN = re.compile(r"\[(\w+)\(")
 _KEY = re.compile(r"(\w+)\s*=\s*")
+_KEY_START = re.compile(r"\b(\w+)\s*=\s*")  # only at a run's start: no rescan of a run's tail
 _WORD = re.compile(r"\w+")
-_EQ = re.compile(r"\s*=")
+_QUOTE = re.compile("['\"]")
 MAX_CHARS = 2_000_000  # a longer output is not searched (still linear, but pointless)
 
 
@@ -35,65 +37,61 @@ def find_call(text: str) -> tuple[str, str] | None:
     if not isinstance(text, str) or len(text) > MAX_CHARS:
         return None
     pos, n = 0, len(text)
-    while pos < n:
-        end = text.find("\n", pos)
+    while True:
+        # only a line holding a ')]' can match: jump to the next one (a Python step per line
+        # is slow on a million short lines)
+        hit = text.find(")]", pos)
+        if hit < 0:
+            return None
+        newline = text.rfind("\n", pos, hit)
+        pos = pos if newline < 0 else newline + 1  # that line's start
+        end = text.find("\n", hit)
         end = n if end < 0 else end
         close = text.rfind(")]", pos, end)
-        if close >= 0:
-            for m in _NAME_OPEN.finditer(text, pos, close + 1):
-                # the regex needs the name's '(' to end at or before that last ')]'
-                if m.end() <= close:
-                    return m.group(1), text[m.end():close]
-                break
+        for m in _NAME_OPEN.finditer(text, pos, close + 1):
+            # the regex needs the name's '(' to end at or before that last ')]'
+            if m.end() <= close:
+                return m.group(1), text[m.end():close]
+            break
         pos = end + 1
-    return None
 
 
 def official_args(params: str) -> dict[str, str]:
     """The official ``re.finditer`` over its three alternatives, as a linear scan.
 
     At each position the first alternative that matches wins; a match resumes the search
-    after itself, a failure moves one character on (as ``finditer`` does).
+    after itself, a failure moves one character on (as ``finditer`` does). Every alternative
+    starts with a key, a word run followed by '=': a start later inside the run reads the same
+    '=' and the same value, so a run that fails is skipped whole (stepping through it retried
+    the run and the blanks after it each time: quadratic).
     """
     out: dict[str, str] = {}
     i, n = 0, len(params)
-    last_quote = max(params.rfind("'"), params.rfind('"'))
+    # every quote's position, for a binary search: str.find of the kind that is absent would
+    # rescan to the end at each value (quadratic)
+    quotes = [m.start() for m in _QUOTE.finditer(params)]
+    last_quote = quotes[-1] if quotes else -1
     last_bracket = params.rfind("]")
-    while i < n:
-        w = _WORD.match(params, i)
-        if not w:
-            i += 1
-            continue
-        # a key is a whole word run followed by '='; starting later inside the run
-        # fails the same way, so a run without '=' is skipped at once (this keeps it linear)
-        k = _KEY.match(params, i) if _EQ.match(params, w.end()) else None
+    while True:
+        k = _KEY_START.search(params, i)  # i never falls inside a word run: \b is its start
         if not k:
-            i = w.end()
-            continue
-        j = k.end()
+            return out
+        i, j = k.end(1), k.end()
         got = None
         if j < n and params[j] in "'\"":
             # (.+?)['"]: at least one character, then the next quote of either kind
-            q = _next_quote(params, j + 2) if j + 2 <= last_quote else -1
-            if q >= 0:
+            if j + 2 <= last_quote:
+                q = quotes[bisect_left(quotes, j + 2)]
                 got = (params[j + 1:q], q + 1)
         if got is None and j < n and params[j] == "[" and last_bracket > j:
             got = (params[j:last_bracket + 1], last_bracket + 1)  # (\[.*\]) is greedy
         if got is None:
-            w = _WORD.match(params, j)
-            if w:
-                got = (w.group(0), w.end())
-        if got is None:
-            i += 1
-            continue
-        out[k.group(1)] = got[0]
-        i = got[1]
-    return out
-
-
-def _next_quote(s: str, start: int) -> int:
-    a, b = s.find("'", start), s.find('"', start)
-    return min(x for x in (a, b) if x >= 0) if a >= 0 or b >= 0 else -1
+            value = _WORD.match(params, j)
+            if value:
+                got = (value.group(0), value.end())
+        if got is not None:
+            out[k.group(1)] = got[0]
+            i = got[1]
 
 
 def parse_official(text: str) -> tuple[str, dict[str, str]] | None:
@@ -116,10 +114,11 @@ class _Fail(Exception):
     pass
 
 
+_SPACE = re.compile(r"\s*")
+
+
 def _skip(s: str, i: int) -> int:
-    while i < len(s) and s[i].isspace():
-        i += 1
-    return i
+    return _SPACE.match(s, i).end()  # a run of a million blanks in one C call
 
 
 def _string(s: str, i: int) -> tuple[str, int]:
@@ -181,7 +180,12 @@ def _value(s: str, i: int, depth: int = 0):
     m = _NUM.match(s, i)
     if m and not (m.end() < len(s) and (s[m.end()].isalnum() or s[m.end()] == "_")):
         t = m.group(0)
-        return (int(t) if re.fullmatch(r"[+-]?\d+", t) else float(t)), m.end()
+        if not re.fullmatch(r"[+-]?\d+", t):
+            return float(t), m.end()
+        try:
+            return int(t), m.end()
+        except ValueError:  # over sys.get_int_max_str_digits() digits: a failed read, like any other
+            raise _Fail from None
     m = _BARE.match(s, i)
     if not m:
         raise _Fail

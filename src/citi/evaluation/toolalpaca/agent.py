@@ -25,7 +25,12 @@ from .tools import MODES, Executor
 
 log = logging.getLogger(__name__)
 
-ACTION = re.compile(r"Action\s*:\s*(.*?)\s*\n\s*Action\s*Input\s*:\s*(.*)", re.S)
+# A call reads as the regex ``Action\s*:\s*(.*?)\s*\n\s*Action\s*Input\s*:\s*(.*)`` (DOTALL) would
+# read it, but that regex backtracks cubically on a run of whitespace (a tiny model does write
+# a thousand newlines), so ``find_action`` takes two linear searches instead.
+ACTION = re.compile(r"Action\s*:")
+# only the run's last newline may start a match, so no start rescans a run of newlines
+ACTION_INPUT = re.compile(r"\n[^\S\n]*Action\s*Input\s*:")
 FINAL = re.compile(r"(?:Final Answer|Response)\s*:\s*(.*)", re.S)
 DEFAULT_STOP = ("\nObservation", "Observation:")
 
@@ -41,11 +46,28 @@ class State:
     finish: str = ""
 
 
+def find_action(text: str) -> tuple[int, str, str] | None:
+    """(start, action, action input), stripped, of the call in ``text``, in linear time.
+
+    The regex's leftmost match starts at the first ``Action:`` when any does (a later one has
+    no more ``Action Input:`` lines after it), and its lazy action ends at the first
+    ``Action Input:`` after that which has a newline before it (blanks between allowed).
+    """
+    action = ACTION.search(text)
+    if not action:
+        return None
+    action_input = ACTION_INPUT.search(text, action.end())
+    if not action_input:
+        return None
+    return action.start(), text[action.end():action_input.start()].strip(), text[action_input.end():].strip()
+
+
 def parse_turn(text: str) -> tuple[str, str, str, str] | str:
     """(action, action_input, log, thought) for a call, else the final response text."""
-    action, final = ACTION.search(text), FINAL.search(text)
-    if action and (not final or action.start() < final.start()):
-        return action.group(1).strip(), action.group(2).strip(), text.strip(), text[:action.start()]
+    action, final = find_action(text), FINAL.search(text)
+    if action and (not final or action[0] < final.start()):
+        start, name, action_input = action
+        return name, action_input, text.strip(), text[:start]
     return final.group(1).strip() if final else text.strip()
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ...data.adapters import get as get_adapter
 from ...errors import RecordError
 from ...io import read_json
+from ...toolcalls import json_object
 
 
 def load_apis(data_root: str | Path, split: str) -> dict[str, dict]:
@@ -38,11 +38,7 @@ def parameter_spec(api: dict, function: str) -> dict[str, str]:
     start = text.find("Parameters:")
     if start < 0:
         return {}
-    try:
-        spec, _ = json.JSONDecoder().raw_decode(text[start + len("Parameters:"):].lstrip())
-    except json.JSONDecodeError:
-        return {}
-    return spec if isinstance(spec, dict) else {}
+    return json_object(text[start + len("Parameters:"):].lstrip()) or {}
 
 
 def required_parameters(api: dict, function: str) -> list[str]:

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ...toolcalls import json_object
 from ..judge import ChatClient
 
 log = logging.getLogger(__name__)
@@ -26,15 +27,14 @@ REDACTED = "***"
 
 
 def parse_arguments(text: str) -> dict | None:
-    """The Action Input's JSON object (leading text allowed, trailing text ignored), or None."""
+    """The Action Input's JSON object (leading text allowed, trailing text ignored), or None.
+
+    Model output: too deep a nesting or too long an integer is None too, never an exception.
+    """
     start = text.find("{")
     if start < 0:
         return {} if not text.strip() else None
-    try:
-        value, _ = json.JSONDecoder().raw_decode(text[start:])
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
+    return json_object(text[start:])
 
 
 class Executor:
