@@ -12,7 +12,8 @@ from citi.cli import run
 def main(config, model, tool_dataset, method, folder=None):
     from citi.config import config_hash
     from citi.io import read_json, sha256_file
-    from citi.training.methods import final_stage_folder, selection_name
+    from citi.paths import final_stage_folder
+    from citi.training.methods import selection_name
     from citi.training.replace import replace_weights
 
     spec = config["methods"][method]

@@ -59,7 +59,7 @@ ROUTER_ANALYSIS = f"{RESULTS}/router/{{model}}/{{tool_dataset}}/{{method}}"
 def stage_folder(config: dict, model: str, method: str, stage: int) -> str:
     """The checkpoint folder of one training stage of a method (1-based)."""
     return STAGE_CHECKPOINT.format(model=model, tool_dataset=config["tasks"]["tool"]["dataset"],
-                                         method=method, stage=stage)
+                                   method=method, stage=stage)
 
 
 def final_stage_folder(config: dict, model: str, method: str) -> str:

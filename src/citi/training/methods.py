@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import paths
-from ..paths import final_stage_folder, stage_folder, stage_input  # noqa: F401 (re-exported)
 from ..errors import ConfigError
 
 SELECTIVE = ("top", "bottom", "random")

@@ -22,7 +22,7 @@ from ..io import read_json, sha256_file
 from ..models import DTYPES, load, read_provenance
 from .collator import encode_records
 from .groups import adapter_parameter_ids, set_trainable
-from .methods import (method_stage, molora_settings, needed_selections, prepare_model, selection_path, stage_input,
+from .methods import (method_stage, molora_settings, needed_selections, prepare_model, selection_path,
                       stage_selection)
 from .pkt import pkt_settings
 
@@ -52,7 +52,7 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
     load_dtype = save_dtype if half else "float32"
 
     set_seed(config["training"]["seed"])  # adapter initialisation is part of the seeded run
-    source = stage_input(config, model, method, stage)
+    source = paths.stage_input(config, model, method, stage)
     net, tokenizer = load(source, dtype=load_dtype)
     net.train()
     net = prepare_model(net, config, method, stage, selection)
