@@ -128,6 +128,7 @@ rule representation:
         paths.log("representation", "{model}/{tool_dataset}/{tuned}"),
     benchmark:
         paths.benchmark("representation", "{model}/{tool_dataset}/{tuned}")
+    priority: PRIORITY_LONG_ANALYSIS
     threads: threads_for("importance")
     resources:
         **resources_for("importance"),

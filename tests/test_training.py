@@ -41,19 +41,22 @@ def module_of(key: str) -> str:
 
 # ---- loss on target positions only -------------------------------------------------------------
 
+@pytest.mark.parametrize("loss_fn", ["target_token_loss", "unpadded_target_token_loss"])
 @pytest.mark.parametrize("method", ["ft", "lora", "citi"])
-def test_target_token_loss_equals_the_models_own_loss_and_gradients(workspace, tiny_model_dir, method):
-    """Projecting logits only where a target is predicted changes cost, not the loss or its gradient."""
+def test_target_token_loss_equals_the_models_own_loss_and_gradients(workspace, tiny_model_dir, method, loss_fn):
+    """Projecting logits only where a target is predicted, and running each row at its own length,
+    change cost, not the loss or its gradient."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from citi.training.collator import Collator, encode_record
     from citi.training.methods import prepare_model
-    from citi.training.trainer import target_token_loss
+    from citi.training import trainer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     # different lengths, so right padding and targets at different positions per row
     batch = Collator(tok.pad_token_id)([encode_record(r, tok, cutoff_len=4096) for r in records(4)])
     batch.pop("task_type")
+    assert len(set(batch["attention_mask"].sum(1).tolist())) > 1  # rows of different lengths
     selection = {"molora": MOLORA_SET, "unfrozen": UNFROZEN}
     config = tiny_config()
 
@@ -62,7 +65,7 @@ def test_target_token_loss_equals_the_models_own_loss_and_gradients(workspace, t
         base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
         model = prepare_model(base, config, method, 1, selection)
         model.train()
-        loss = target_token_loss(model, dict(batch))[1] if use_target_loss else model(**batch).loss
+        loss = getattr(trainer, loss_fn)(model, dict(batch))[1] if use_target_loss else model(**batch).loss
         loss.backward()
         return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
@@ -70,6 +73,56 @@ def test_target_token_loss_equals_the_models_own_loss_and_gradients(workspace, t
     loss, grads = loss_and_grads(True)
     assert ref_grads, "nothing trainable received a gradient"
     torch.testing.assert_close(loss, reference, rtol=1e-5, atol=1e-6)
+    assert grads.keys() == ref_grads.keys()
+    for name in grads:
+        torch.testing.assert_close(grads[name], ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_rows_at_their_own_length_give_the_batchs_routing_loss_and_gradients(workspace, tiny_model_dir):
+    """CITI's router stages run each row alone too: the slot usages gathered row by row give the
+    padded batch's CE + beta * L_r (padding masked), and the same gradients."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from citi.methods.molora import molora_layers, routing_loss
+    from citi.methods.molora.layer import routing_loss_from_usage, routing_usage
+    from citi.training.collator import Collator, encode_record
+    from citi.training.methods import prepare_model
+    from citi.training.trainer import target_token_loss, unpadded_target_token_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    recs = records(4)
+    for k, rec in enumerate(recs):
+        rec["task_type"] = k % 2  # tool and general rows: the two weightings of L_r
+    batch = Collator(tok.pad_token_id)([encode_record(r, tok, cutoff_len=4096) for r in recs])
+    task_type = batch.pop("task_type")
+    assert len(set(batch["attention_mask"].sum(1).tolist())) > 1 and len(set(task_type.tolist())) == 2
+
+    def loss_and_grads(rows: bool):
+        torch.manual_seed(0)
+        model = prepare_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tiny_config(), "citi", 1,
+                              {"molora": MOLORA_SET, "unfrozen": UNFROZEN})
+        layers = [layer for _, layer in molora_layers(model)]
+        assert layers and all(layer.null_slot for layer in layers)
+        for layer in layers:
+            layer.mask_padding = True
+        model.train()
+        if rows:
+            usages = {}
+            gather = lambda: [usages.setdefault(n, []).append(u) for n, u in routing_usage(model).items()]
+            ce = unpadded_target_token_loss(model, dict(batch), gather)[1]
+            r = routing_loss_from_usage(model, {n: torch.cat(u) for n, u in usages.items()}, task_type)
+        else:
+            ce = target_token_loss(model, dict(batch))[1]
+            r = routing_loss(model, task_type, batch["attention_mask"])
+        loss = ce + 0.5 * r
+        loss.backward()
+        return loss.detach(), r.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    ref, ref_r, ref_grads = loss_and_grads(False)
+    loss, r, grads = loss_and_grads(True)
+    assert ref_grads and float(ref_r) > 0
+    torch.testing.assert_close(r, ref_r, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(loss, ref, rtol=1e-5, atol=1e-6)
     assert grads.keys() == ref_grads.keys()
     for name in grads:
         torch.testing.assert_close(grads[name], ref_grads[name], rtol=1e-4, atol=1e-6, msg=name)

@@ -17,6 +17,7 @@ import torch
 
 from ..data.sampling import sample_indices
 from ..errors import ConfigError
+from ..generation.engine import Engine
 from ..records import target_index
 from .components import site_modules
 from .encoding import render
@@ -58,9 +59,12 @@ def last_token_states(model, tok, texts: list[str], batch_size: int, max_length:
     store, last = {s: {} for s in SITES}, {}
     sums, kept = {}, {s: [] for s in SITES}
     handles = _site_hooks(model, store, last)
+    encoded = [tok(t, add_special_tokens=False)["input_ids"][-max_length:] for t in texts]
+    # batches of similar lengths (padding is computed too); rows go back to text order at the end
+    batches = Engine.plan_dense([len(x) for x in encoded], batch_size)
     try:
-        for start in range(0, len(texts), batch_size):
-            ids = [tok(t, add_special_tokens=False)["input_ids"][-max_length:] for t in texts[start:start + batch_size]]
+        for batch in batches:
+            ids = [encoded[i] for i in batch]
             width = max(map(len, ids))
             input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device)
             mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=device)
@@ -73,8 +77,9 @@ def last_token_states(model, tok, texts: list[str], batch_size: int, max_length:
     finally:
         for h in handles:
             h.remove()
+    order = torch.tensor([i for batch in batches for i in batch]).argsort()
     return {"mean": {s: (v / len(texts)).float() for s, v in sums.items()},
-            "states": {s: torch.cat(v) for s, v in kept.items()}}
+            "states": {s: torch.cat(v)[order] for s, v in kept.items()}}
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

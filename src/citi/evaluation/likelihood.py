@@ -54,7 +54,7 @@ def continuation_logprobs(engine, pairs: list[tuple[str, str]], batch_size: int)
         c = c[:MAX_TOKENS // 2]
         encoded.append((p[-(MAX_TOKENS - len(c)):], c))
     out: list[tuple[float, int] | None] = [None] * len(pairs)
-    for batch in engine.plan([len(p) + len(c) for p, c in encoded], batch_size):
+    for batch in engine.plan_dense([len(p) + len(c) for p, c in encoded], batch_size):
         width = max(len(encoded[i][0]) + len(encoded[i][1]) for i in batch)
         ids = [encoded[i][0] + encoded[i][1] for i in batch]
         input_ids = torch.tensor([x + [engine.pad_id] * (width - len(x)) for x in ids], device=engine.device)

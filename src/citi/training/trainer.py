@@ -43,6 +43,24 @@ def target_token_loss(model, inputs: dict):
     return outputs, torch.nn.functional.cross_entropy(logits.float(), labels[:, 1:][predicts[:, :-1]])
 
 
+def unpadded_target_token_loss(model, inputs: dict, after_row=None):
+    """``target_token_loss`` of a right-padded batch, each row run at its own length: the same mean
+    over the batch's target tokens and the same gradient, without computing the padding (random
+    batches of 250-760-token tool samples were a fifth to a third padding). Returns (None, loss).
+    ``after_row()`` runs after each row's forward (to gather what the forward left, e.g. gates)."""
+    lengths = inputs["attention_mask"].sum(dim=1).tolist()
+    total, count = None, 0
+    for row, length in enumerate(lengths):
+        part = {k: v[row:row + 1, :length] for k, v in inputs.items()}
+        targets = int((part["labels"][:, 1:] != IGNORE).sum())
+        _, loss = target_token_loss(model, part)
+        if after_row is not None:
+            after_row()
+        total = loss * targets if total is None else total + loss * targets
+        count += targets
+    return None, total / max(count, 1)
+
+
 class CitiTrainer(Trainer):
     """Adds ``beta`` × the MOLoRA routing loss, and logs it with the token count."""
 
@@ -57,7 +75,17 @@ class CitiTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         task_type = inputs.pop("task_type")
         weights = inputs.pop("weights", None)  # PKT: per-token weights from the collator
-        if weights is None:
+        routing = self.routing_beta is not None and model.training
+        usages: dict[str, list] = {}
+        if weights is None and not return_outputs and self._rows_alone(model, routing):
+            def gather():  # each row's slot usage, for the routing loss of the whole batch
+                from ..methods.molora.layer import routing_usage
+
+                for name, usage in routing_usage(self.accelerator.unwrap_model(model)).items():
+                    usages.setdefault(name, []).append(usage)
+
+            outputs, loss = unpadded_target_token_loss(model, inputs, gather if routing else None)
+        elif weights is None:
             outputs, loss = target_token_loss(model, inputs)
         else:
             from .pkt import weighted_loss
@@ -71,10 +99,29 @@ class CitiTrainer(Trainer):
         if self.routing_beta is not None and model.training:
             from ..methods.molora import routing_loss
 
-            r = routing_loss(self.accelerator.unwrap_model(model), task_type, inputs["attention_mask"])
+            if usages:
+                from ..methods.molora.layer import routing_loss_from_usage
+
+                r = routing_loss_from_usage(self.accelerator.unwrap_model(model),
+                                            {name: torch.cat(rows) for name, rows in usages.items()}, task_type)
+            else:
+                r = routing_loss(self.accelerator.unwrap_model(model), task_type, inputs["attention_mask"])
             loss = loss + self.routing_beta * r
             self._sums["routing_loss"] += float(r.detach())
         return (loss, outputs) if return_outputs else loss
+
+    def _rows_alone(self, model, routing: bool) -> bool:
+        """Whether each row may run at its own length: one process (DDP wants one forward per step),
+        batches with padding, and a routing loss (if any) that leaves padding out, as the default's
+        does (the paper configs sum the authors' way, over padded positions too)."""
+        if self.accelerator.num_processes != 1:
+            return False
+        if not routing:
+            return True
+        from ..methods.molora import molora_layers
+
+        return all(layer.mask_padding for _, layer in molora_layers(self.accelerator.unwrap_model(model))
+                   if layer.null_slot)
 
     def log(self, logs: dict, start_time: float | None = None) -> None:
         if "loss" in logs and self._sums["micro"]:

@@ -139,15 +139,37 @@ def module_routing_loss(gates: torch.Tensor, task_type: torch.Tensor, attention_
         if attention_mask is None:
             raise ValueError("mask_padding=True needs the attention mask")
         g = g * attention_mask.to(device=g.device, dtype=g.dtype).unsqueeze(-1)
-    usage = g.sum(dim=1)  # [B, N+1]
-    tool_w = torch.full((usage.shape[-1],), 1.0 - delta, device=g.device)
+    return usage_routing_loss(g.sum(dim=1), task_type, delta)
+
+
+def usage_routing_loss(usage: torch.Tensor, task_type: torch.Tensor, delta: float = 0.95) -> torch.Tensor:
+    """L_r of one module from its per-sample slot usage u [B, N+1] (gates summed over tokens)."""
+    tool_w = torch.full((usage.shape[-1],), 1.0 - delta, device=usage.device)
     tool_w[0] = 1.0 + delta
-    is_tool = task_type.to(g.device).bool().unsqueeze(-1)
+    is_tool = task_type.to(usage.device).bool().unsqueeze(-1)
     z = torch.where(is_tool, tool_w, 2.0 - tool_w).mul(usage).flatten()  # general = 2 - tool weights
     # Unbiased (Bessel-corrected) variance, torch.var's default, as the authors' LoRAMoE-style
     # cv_squared calls it. It differs from the population variance only by the constant factor
     # n/(n-1) for n = B*(N+1) values, i.e. a rescaling of beta at a fixed batch size.
     return z.var() / (z.mean() ** 2 + EPS)
+
+
+def routing_usage(model: nn.Module) -> dict:
+    """{layer name: slot usage [B, N+1]} of the null-slot layers from their last forward, every
+    position counted: for a batch without padding, what ``routing_loss`` sums either way."""
+    return {name: layer.molora_gates.float().sum(dim=1) for name, layer in molora_layers(model)
+            if layer.null_slot and layer.molora_gates is not None}
+
+
+def routing_loss_from_usage(model: nn.Module, usages: dict, task_type: torch.Tensor) -> torch.Tensor:
+    """Sum of L_r over the layers from usages gathered over several forwards (rows of one batch run
+    at their own lengths), equal to ``routing_loss`` of the padded batch when padding is masked."""
+    layers = dict(molora_layers(model))
+    total = None
+    for name, usage in usages.items():
+        loss = usage_routing_loss(usage, task_type, layers[name].delta)
+        total = loss if total is None else total + loss
+    return total if total is not None else torch.zeros((), device=next(model.parameters()).device)
 
 
 def routing_loss(model: nn.Module, task_type: torch.Tensor, attention_mask=None) -> torch.Tensor:
