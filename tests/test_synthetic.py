@@ -151,6 +151,9 @@ def test_test_data_matches_dialogues(gen):
                 assert '"name": "ToolSearcher"' in row["instruction"] and row["instruction"].count('"name"') == 1
         for row in resp:
             assert "->" in row["input"] and row["input"].endswith("Generate AI Response:\n")
+        for rows in (api, resp):  # no item twice: a repeated item would count twice in n
+            items = [(r["instruction"], r["input"], r["expected_output"]) for r in rows]
+            assert len(set(items)) == len(items)
     train = json.loads((tools / "training-data" / "lv1-api-train.json").read_text())
     assert train and set(train[0]) == {"instruction", "input", "output"}
     assert all(r["output"].startswith("AI: ") for r in json.loads((tools / "training-data" / "lv2-response-train.json").read_text()))

@@ -170,8 +170,15 @@ def write_api_bank(out: Path, seed: int, n_train: int, n_test: int) -> dict:
     for level in (1, 2):
         flat = [(name, s) for lv, name, turns in test if lv == level for s in samples(turns, level)]
         for kind in ("api", "response"):
-            rows = [{"file": name, "id": s["id"], "instruction": s["instruction"], "input": s["input"],
-                     "expected_output": s["expected_output"]} for name, s in flat if s["kind"] == kind]
+            # API-Bank's flattening states a call that follows another call twice (as the gold after the
+            # first call's result and as its own sample): identical items would count twice in n
+            rows, seen = [], set()
+            for name, s in flat:
+                key = (s["instruction"], s["input"], s["expected_output"])
+                if s["kind"] == kind and key not in seen:
+                    seen.add(key)
+                    rows.append({"file": name, "id": s["id"], "instruction": s["instruction"], "input": s["input"],
+                                 "expected_output": s["expected_output"]})
             write_json(out / "test-data" / f"level-{level}-{kind}.json", rows)
             counts[f"test_level_{level}_{kind}"] = len(rows)
         rows = {"api": {}, "response": {}}
