@@ -44,9 +44,16 @@ def test_an_infinite_loop_is_stopped_at_the_timeout():
 
 def test_a_fork_bomb_is_contained_and_leaves_no_process():
     out = run_python("import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n", FAST)
-    assert out.status == "timeout" and out.seconds < 10
-    with pytest.raises(ProcessLookupError):
-        os.killpg(out.pgid, 0)  # the whole group is gone
+    assert out.status == "timeout" and out.seconds < 4
+    left = []  # the whole group is dead; its zombies are re-parented to init, which reaps them in its own time
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            state, _, pgid = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(pgid) == out.pgid and state != "Z":
+            left.append(pid)
+    assert not left
 
 
 def test_files_outside_the_sandbox_survive(tmp_path):
