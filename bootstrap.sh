@@ -52,13 +52,45 @@ setup_chromium() {
     >/dev/null 2>&1 || echo "[bootstrap] apt-get install chromium failed" >&2
 }
 
+# A Snakemake killed with SIGKILL (or a lost session) leaves its lock in <workdir>/.snakemake/locks, and the
+# rerun then stops with "Directory cannot be locked". True while a snakemake process (or one of its jobs)
+# runs in this directory or below it (-d <dir>): then the lock is real and stays.
+snakemake_running_here() {
+  local proc cwd cmdline snakemake='(^|/)snakemake( |$)|-m snakemake( |$)'
+  for proc in /proc/[0-9]*; do
+    [[ ${proc#/proc/} == "$$" ]] && continue
+    cwd=$(readlink "$proc/cwd" 2>/dev/null) || continue
+    [[ $cwd == "$PWD" || $cwd == "$PWD"/* ]] || continue
+    cmdline=$(tr '\0' ' ' < "$proc/cmdline" 2>/dev/null) || continue
+    [[ $cmdline =~ $snakemake ]] && return 0
+  done
+  return 1
+}
+
+# Remove a killed run's stale lock: `snakemake --unlock` with the run's own arguments (its -d, --configfile).
+unlock_stale() {
+  local workdir=. i args=("$@")
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+      -d|--directory) workdir=${args[i + 1]:-.} ;;
+      --directory=*) workdir=${args[i]#--directory=} ;;
+    esac
+  done
+  [[ -d $workdir/.snakemake/locks ]] || return 0
+  if snakemake_running_here; then return 0; fi  # a live run's lock: snakemake names it below
+  echo "[bootstrap] removing the lock a killed run left in $workdir/.snakemake/locks" >&2
+  snakemake --unlock "$@" >/dev/null 2>&1 || echo "[bootstrap] snakemake --unlock failed" >&2
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   run)
     setup_env
     setup_opencompass_env
     export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python"
-    snakemake --cores "${CORES:-2}" "${@:-all}"
+    # rerunning resumes after a kill: a stale lock is removed, outputs the killed jobs left half-written redone
+    unlock_stale "${@:-all}"
+    snakemake --cores "${CORES:-2}" --rerun-incomplete "${@:-all}"
     # the default run ends with the HTML report: every table, the verdict and every figure, with captions
     if [[ $# == 0 ]]; then snakemake --report results/report.html; echo "[bootstrap] report: results/report.html" >&2; fi
     ;;

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -74,4 +75,11 @@ def _log_to(path: str | None):
     with open(path, "w") as f, contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
         logging.basicConfig(level=logging.INFO, stream=f, force=True,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        yield
+        try:
+            yield
+        except SystemExit:  # _call's exit after a CitiError, whose one line is already in the log
+            raise
+        except BaseException:  # anything else: its traceback in the log Snakemake points to, then re-raised
+            traceback.print_exc(file=f)
+            f.flush()
+            raise

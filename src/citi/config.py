@@ -69,6 +69,8 @@ def load_schema(path: Path = SCHEMA) -> dict:
 def check_config(config: dict, schema_path: Path = SCHEMA, source: str = "config") -> dict:
     """Validate ``config`` in place (filling defaults); raise ConfigError naming the key."""
     _check_keys(config, source)
+    tables = config.get("tables")
+    main_methods_given = isinstance(tables, dict) and "main_methods" in tables  # before the defaults fill it in
     schema = load_schema(schema_path)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(map(str, e.absolute_path)), e.message))
@@ -76,7 +78,7 @@ def check_config(config: dict, schema_path: Path = SCHEMA, source: str = "config
         lines = [_message(e) for e in errors[:10]]
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(lines) + more)
-    _check_references(config, source)
+    _check_references(config, source, main_methods_given)
     return config
 
 
@@ -93,7 +95,28 @@ def _check_keys(obj, source: str, where: str = "") -> None:
             _check_keys(item, source, f"{where}[{i}]")
 
 
-def _check_references(config: dict, source: str) -> None:
+def _table_problems(config: dict, main_methods_given: bool) -> list[str]:
+    """A typo in the tables section would drop a row silently, or leave every table out of `all`."""
+    tables, problems = config.get("tables", {}), []
+    methods = config.get("methods", {})
+    if main_methods_given:  # the schema's default [ft, lora, citi] keeps the methods a config defines
+        for name in tables.get("main_methods", []):
+            if name not in methods:
+                problems.append(f"config key 'tables.main_methods': unknown method '{name}'; "
+                                f"defined: {', '.join(methods) or 'none'}")
+    ev = config.get("evaluation", {})
+    evaluated = [*ev.get("benchmarks", {}), *ev.get("general", {}).get("benchmarks", {})]
+    for i, column in enumerate(tables.get("columns", [])):
+        named = column.get("benchmark")
+        for name in [named] if isinstance(named, str) else named or []:
+            if name not in evaluated:
+                problems.append(f"config key 'tables.columns[{i}].benchmark': unknown benchmark '{name}' "
+                                f"(column '{column.get('name')}'); evaluated: {', '.join(evaluated) or 'none'} "
+                                f"(evaluation.benchmarks, evaluation.general.benchmarks)")
+    return problems
+
+
+def _check_references(config: dict, source: str, main_methods_given: bool = True) -> None:
     from .data import adapters
 
     problems = []
@@ -124,9 +147,9 @@ def _check_references(config: dict, source: str) -> None:
         if "importance" in spec and spec["importance"] not in estimators:
             problems.append(f"config key 'methods.{method}.importance': no estimator '{spec['importance']}' under "
                             f"importance.estimators; defined: {', '.join(estimators) or 'none'}")
-        source = spec.get("replace_from")
-        if source is not None and (source not in methods or "replace_from" in methods[source]):
-            problems.append(f"config key 'methods.{method}.replace_from': '{source}' is not a configured "
+        donor = spec.get("replace_from")  # not `source`: that names the config in the message below
+        if donor is not None and (donor not in methods or "replace_from" in methods[donor]):
+            problems.append(f"config key 'methods.{method}.replace_from': '{donor}' is not a configured "
                             f"trained method; trained: {', '.join(m for m, s in methods.items() if 'stages' in s)}")
     router = config.get("router_analysis", {})
     for ref in router.get("tool", []) + router.get("general", []):
@@ -137,6 +160,7 @@ def _check_references(config: dict, source: str) -> None:
     for name, ds in datasets.items():
         if ds["source"].startswith("generated:") and "generate" not in config:
             problems.append(f"config key 'datasets.{name}.source': generated data needs a 'generate' section")
+    problems += _table_problems(config, main_methods_given)
     if problems:
         raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
 
@@ -159,15 +183,35 @@ def merge_configs(*configs: Mapping) -> dict:
     return merged
 
 
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """PyYAML's error on one line, where the problem is first: 'line 4, column 1: not valid YAML: ...'."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    if mark is None:
+        return "not valid YAML: " + " ".join(str(e).split())
+    what = " ".join(" ".join(filter(None, [getattr(e, "context", None), getattr(e, "problem", None)])).split())
+    opened = getattr(e, "context_mark", None)
+    since = (f" (the construct began at line {opened.line + 1}, column {opened.column + 1})"
+             if opened is not None and opened.line != mark.line and getattr(e, "problem_mark", None) else "")
+    return f"line {mark.line + 1}, column {mark.column + 1}: not valid YAML: {what}{since}"
+
+
 def read_config(path: str | Path) -> dict:
     """One YAML config file, unchecked (a mapping at the top level)."""
     path = Path(path)
     try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        data = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ConfigError(f"{path}: line {line}: invalid UTF-8 at byte offset {e.start} ({e.reason}); "
+                          f"save the file as UTF-8") from None
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: {_yaml_problem(e)}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     return config

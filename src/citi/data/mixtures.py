@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RecordError
 from ..io import read_jsonl, sha256_file, write_json, write_jsonl
 from ..records import validate_record
 from .sampling import sample_indices
@@ -35,6 +35,13 @@ def mixture_tasks(spec: dict) -> list[str]:
     return (["tool"] if spec.get("include_tool", True) else []) + general
 
 
+def _nonempty(records: list[dict], path: str | Path, task: str) -> list[dict]:
+    """A mixture part read from an empty file would train on nothing (or fail deep inside the trainer)."""
+    if not records:
+        raise RecordError(f"{path}: no records (the mixture's {task} part); regenerate or fix this data file")
+    return records
+
+
 def build_mixture(spec: dict, tool_file: str | Path, general_files: dict[str, str | Path],
                   out: str | Path, manifest: str | Path, default_seed: int) -> dict:
     """Write the mixture ``spec`` to ``out``: general_per_task (null = all records), seed,
@@ -42,13 +49,13 @@ def build_mixture(spec: dict, tool_file: str | Path, general_files: dict[str, st
     seed = spec.get("seed", default_seed)
     n = spec["general_per_task"]
     tasks = mixture_tasks(spec)
-    tool = read_records(tool_file) if "tool" in tasks else []
-    parts = {"tool": len(tool)}
-    mixed = list(tool)
     if not tasks:
         raise ConfigError("a mixture with include_tool: false needs general_per_task > 0 or null")
+    tool = _nonempty(read_records(tool_file), tool_file, "tool") if "tool" in tasks else []
+    parts = {"tool": len(tool)}
+    mixed = list(tool)
     for task in (t for t in tasks if t != "tool"):
-        records = read_records(general_files[task])
+        records = _nonempty(read_records(general_files[task]), general_files[task], task)
         # each task drawn with its own generator, so one task's data never shifts another's picks
         chosen = [records[i] for i in sample_indices(len(records), n, seed)]
         mixed += [with_system(r, spec.get("general_system_prompt")) for r in chosen]

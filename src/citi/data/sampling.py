@@ -59,6 +59,9 @@ def prepare_split(name: str, dataset: dict, split: str, out: str | Path, manifes
                   default_seed: int) -> dict:
     """Sample one split to ``out`` and write its ``manifest``; return the manifest."""
     records, provenance = load_split(name, dataset, split)
+    if not records:  # else every consumer fails later and far away (the trainer's num_samples=0)
+        raise RecordError(f"dataset '{name}' split '{split}' (from {provenance.get('source')}): no records; "
+                          f"check the source and the split's options (datasets.{name}.splits.{split})")
     spec = dataset["splits"][split]
     seed = spec.get("seed", default_seed)
     n = spec.get("n")

@@ -133,11 +133,26 @@ def check_item_scores(result: dict, where: str) -> None:
         check_item_mean(values, result["metrics"][name], f"{where}: item_scores['{name}']")
 
 
+def read_predictions(path: str | Path) -> dict[str, dict]:
+    """A predictions file's rows by id. Each id once: a repeated id would be scored as one of its rows,
+    silently (two runs appended to one file, or a merge gone wrong)."""
+    rows, first = {}, {}
+    for n, row in enumerate(read_jsonl(path), 1):  # n counts records (blank lines are skipped)
+        pid = row.get("id")
+        if not isinstance(pid, str):
+            raise RecordError(f"{path}: record {n}: prediction without a string 'id' (got {pid!r})")
+        if pid in rows:
+            raise RecordError(f"{path}: record {n}: duplicate prediction id '{pid}' (first at record {first[pid]}); "
+                              f"regenerate the predictions")
+        rows[pid], first[pid] = row, n
+    return rows
+
+
 def score(config: dict, model: str, method: str, benchmark: str, data: str | Path,
           predictions: str | Path, metrics: str | Path) -> dict:
     spec = benchmark_spec(config, benchmark)
     records = benchmark_records(spec, data)
-    rows = {r["id"]: r for r in read_jsonl(predictions)}
+    rows = read_predictions(predictions)
     missing = [r["id"] for r in records if r["id"] not in rows]
     if missing:
         raise RecordError(f"{predictions}: no prediction for {len(missing)} record(s), e.g. {missing[0]!r}; "

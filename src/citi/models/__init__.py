@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import ConfigError, SourceError
 from ..io import atomic_path, sha256_file, sha256_text, write_json
 from .save import PROVENANCE, make_portable, save_model
-from .sources import DTYPES, SOURCES
+from .sources import DTYPES, SOURCES, check_model_files
 
 HASH_LIMIT = 2 * 1024**3  # hashing weights of bigger models costs minutes and tells little
 
@@ -53,13 +53,23 @@ def load(path: str | Path, dtype=None, device: str = "cpu"):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
-    trust = read_provenance(path).get("trust_remote_code", False) if (path / PROVENANCE).exists() else False
-    if isinstance(dtype, str):
-        dtype = DTYPES[dtype]
-    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
-    # device_map puts weights straight on the GPU instead of staging a big model in RAM.
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or "auto", device_map=device,
-                                                 trust_remote_code=trust)
+    if not path.is_dir():
+        raise SourceError(f"{path}: model folder does not exist; run the step that writes it "
+                          f"(materialize_model for a base model)")
+    fix = f"delete {path} and rerun the step that wrote it (materialize_model for a base model)"
+    try:
+        trust = read_provenance(path).get("trust_remote_code", False) if (path / PROVENANCE).exists() else False
+        if isinstance(dtype, str):
+            dtype = DTYPES[dtype]
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
+        # device_map puts weights straight on the GPU instead of staging a big model in RAM.
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or "auto", device_map=device,
+                                                     trust_remote_code=trust)
+    except Exception:
+        # transformers' errors name no file (or the wrong one): say which file is broken, when one is;
+        # checked only on failure, because it reads the tokenizer a second time (a third of a second)
+        check_model_files(path, fix)
+        raise
     return model.eval(), tok
 
 

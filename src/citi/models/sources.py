@@ -36,6 +36,49 @@ def local_hint(name: str) -> str:
             f"to its folder (e.g. ../shared/models/{name}).")
 
 
+# The JSON files transformers reads from a model folder; each is checked before it does.
+MODEL_JSON = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+              "special_tokens_map.json", "added_tokens.json", "model.safetensors.index.json")
+
+
+def check_model_files(folder: Path, fix: str, keep=lambda filename: True) -> None:
+    """Refuse a model folder whose config is missing or whose files are cut off or garbage, naming
+    the file and ``fix`` (what to do), before transformers fails on it naming no file (or a temporary
+    copy). ``keep`` picks the files that count (those a source copies)."""
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
+    def one_line(e: Exception) -> str:
+        return " ".join(f"{type(e).__name__}: {e}".split())
+
+    if not (folder / "config.json").is_file():
+        raise SourceError(f"{folder}: no config.json, so it is not a Hugging Face model folder "
+                          f"(config.json, *.safetensors, tokenizer files); {fix}")
+    for name in MODEL_JSON:
+        f = folder / name
+        if not f.is_file() or not keep(name):
+            continue
+        try:
+            text = f.read_bytes().decode("utf-8")
+            json.loads(text)
+        except ValueError as e:  # JSONDecodeError and UnicodeDecodeError both are
+            raise SourceError(f"{f}: not valid JSON ({one_line(e)}); {fix}") from None
+        if name == "tokenizer.json":
+            try:
+                Tokenizer.from_str(text)
+            except Exception as e:  # tokenizers raises a bare Exception for a file it cannot read
+                raise SourceError(f"{f}: not a tokenizer file transformers can load ({one_line(e)}); {fix}") from None
+    weights = sorted(f for f in folder.glob("*.safetensors") if keep(f.name))
+    if not weights:
+        raise SourceError(f"{folder}: no *.safetensors weights (only safetensors are supported); {fix}")
+    for f in weights:
+        try:
+            with safe_open(f, framework="pt"):  # reads the header and checks it covers the whole file
+                pass
+        except Exception as e:  # SafetensorError
+            raise SourceError(f"{f}: truncated or corrupt safetensors file ({one_line(e)}); {fix}") from None
+
+
 def wanted(filename: str, trust_remote_code: bool = False) -> bool:
     patterns = WANTED + (["*.py"] if trust_remote_code else [])
     return any(fnmatch.fnmatch(filename, p) for p in patterns)
@@ -105,7 +148,10 @@ def from_local(name: str, spec: dict, out: Path) -> dict:
         raise SourceError(f"model '{name}': local model folder '{spec.get('path')}' does not exist "
                           f"(looked at {path.resolve()}). Point models.{name}.path at a Hugging Face "
                           f"model folder (config.json, *.safetensors, tokenizer files).")
-    link_files(path, out, bool(spec.get("trust_remote_code", False)))
+    trust = bool(spec.get("trust_remote_code", False))
+    check_model_files(path, f"models.{name}.path must be a whole Hugging Face model folder: copy or download "
+                            f"the model again", keep=lambda f: wanted(f, trust))
+    link_files(path, out, trust)
     if spec.get("dtype"):
         cast_weights(out, spec["dtype"])
     return {"path": str(path.resolve())}
@@ -178,7 +224,7 @@ def from_tiny_random(name: str, spec: dict, out: Path) -> dict:
         raise ConfigError(f"model '{name}': source tiny_random needs models.{name}.tiny "
                           f"(hidden_size, num_layers, num_heads, intermediate_size, seed)")
     tok = byte_tokenizer()
-    model = tiny_model(spec["tiny"], len(tok), tok)
+    model = tiny_model(spec["tiny"], len(tok), tok, where=f"models.{name}.tiny")
     model.to(DTYPES[spec.get("dtype", "float32")])
     model.save_pretrained(out)
     tok.save_pretrained(out)

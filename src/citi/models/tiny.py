@@ -10,6 +10,8 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
+from ..errors import ConfigError
+
 # SmolLM2's ids for its specials (0, 1, 2), so code that peeks at ids behaves alike; a distinct pad
 # lets training mask padding without masking the end-of-turn token.
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
@@ -46,11 +48,39 @@ def byte_tokenizer(chat_template: str = CHATML_TEMPLATE) -> PreTrainedTokenizerF
     )
 
 
-def tiny_model(tiny: dict, vocab_size: int, tokenizer: PreTrainedTokenizerFast) -> LlamaForCausalLM:
-    """A random Llama; the seed alone fixes the weights."""
+SIZES = ("hidden_size", "num_layers", "num_heads", "intermediate_size")  # required; num_kv_heads, vocab optional
+
+
+def check_tiny(tiny: dict, vocab_size: int, where: str = "tiny") -> None:
+    """Refuse a shape no Llama can have, naming the key (``where`` is its config prefix), before
+    transformers fails on it with a message that names none, or, worse, builds a model that fails later."""
+    for key in (*SIZES, "num_kv_heads", "vocab"):
+        if key not in tiny:
+            if key in SIZES:
+                raise ConfigError(f"config key '{where}.{key}': missing; the tiny model needs {', '.join(SIZES)}")
+            continue
+        value = tiny[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"config key '{where}.{key}': {value!r} is not a positive integer")
+    hidden, heads = tiny["hidden_size"], tiny["num_heads"]
+    kv_heads = tiny.get("num_kv_heads", heads)
+    if hidden % heads:
+        raise ConfigError(f"config key '{where}.num_heads': {heads} heads do not divide {where}.hidden_size "
+                          f"{hidden}; pick a divisor (each head gets hidden_size / num_heads dimensions)")
+    if (hidden // heads) % 2:
+        raise ConfigError(f"config key '{where}.hidden_size': {hidden} / {heads} heads gives an odd head size "
+                          f"{hidden // heads}; rotary embeddings need an even one")
+    if heads % kv_heads:
+        raise ConfigError(f"config key '{where}.num_kv_heads': {kv_heads} does not divide {where}.num_heads {heads}")
+    if tiny.get("vocab", vocab_size) < vocab_size:
+        raise ConfigError(f"config key '{where}.vocab': {tiny['vocab']} is smaller than the tokenizer "
+                          f"({vocab_size} tokens)")
+
+
+def tiny_model(tiny: dict, vocab_size: int, tokenizer: PreTrainedTokenizerFast, where: str = "tiny") -> LlamaForCausalLM:
+    """A random Llama; the seed alone fixes the weights. ``where`` names ``tiny`` in errors."""
+    check_tiny(tiny, vocab_size, where)
     vocab = tiny.get("vocab", vocab_size)
-    if vocab < vocab_size:
-        raise ValueError(f"tiny.vocab={vocab} is smaller than the tokenizer ({vocab_size} tokens)")
     config = LlamaConfig(
         vocab_size=vocab,
         hidden_size=tiny["hidden_size"],

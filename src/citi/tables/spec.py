@@ -192,18 +192,15 @@ def targets(config: dict, main_only: bool = False) -> list[str]:
     when their methods exist (not with ``main_only``: `all` of a config whose ``all_methods`` narrows it),
     and the extra table when columns are marked ``table: extra``.
 
-    While a column's benchmark has no evaluation configured, the tables stay out of `all` (with a
-    warning): the DAG still resolves, and `snakemake results/tables/main.csv` names the missing file.
+    A column whose benchmark no evaluation produces is an error (``citi.config.check_config`` names
+    it at load), never a silent drop of the tables from `all`.
     """
     if not columns(config):
         return []
     missing = unproduced(config, evaluated_benchmarks(config))
     if missing:
-        import sys
-
-        print(f"warning: tables left out of 'all': no evaluation configured for benchmark(s) "
-              f"{', '.join(missing)} (tables.columns)", file=sys.stderr)
-        return []
+        raise ConfigError(f"config key 'tables.columns': no evaluation configured for benchmark(s) "
+                          f"{', '.join(missing)}; evaluated: {', '.join(sorted(evaluated_benchmarks(config)))}")
     others = ("extra",) if main_only else ("extra", "ablations", "analysis")
     extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t)]
     curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []

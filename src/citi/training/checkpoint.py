@@ -9,11 +9,14 @@ and the whole folder appears at once.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from ..io import atomic_path
+from ..io import atomic_path, remove_stale_temps
 from ..models.save import save_model
 from .trainer import write_log
+
+log = logging.getLogger("citi.training")
 
 
 def is_peft(model) -> bool:
@@ -28,6 +31,8 @@ def save_trained(model, tokenizer, folder: str | Path, provenance: dict, rows: l
     from .methods import has_molora
 
     folder = Path(folder)
+    for stale in remove_stale_temps(folder):  # a full model copy a save killed half-way left behind
+        log.info("removed %s, left by an interrupted save of %s", stale, folder)
     with atomic_path(folder) as tmp:
         if is_peft(model):
             model.save_pretrained(tmp.parent / "adapter")  # beside, then moved in: save_model wants an empty folder

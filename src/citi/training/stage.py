@@ -17,7 +17,7 @@ import torch
 from .. import paths
 from ..config import config_hash
 from ..data.mixtures import read_records
-from ..errors import ConfigError
+from ..errors import ConfigError, RecordError
 from ..io import read_json, sha256_file
 from ..models import DTYPES, load, read_provenance
 from .collator import encode_records
@@ -44,6 +44,12 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
 
     spec, stage_spec = method_stage(config, method, stage)
     folder = Path(folder)
+    # read first: an empty mixture fails here, before the model loads and before any folder is made
+    mixture = paths.MIXTURE.format(mixture=spec["mixture"])
+    records = read_records(mixture)
+    if not records:
+        raise RecordError(f"{mixture}: no records (mixture '{spec['mixture']}' of methods.{method}); "
+                          f"a training stage needs at least one: check the tool data and the mixture's settings")
     sel_files = selection_files(config, model, method)
     selection = stage_selection(method, spec, {n: read_json(p) for n, p in sel_files.items()})
     save_dtype = config["models"][model].get("dtype", "float32")
@@ -62,8 +68,6 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
             if p.requires_grad:
                 p.data = p.data.float()
 
-    mixture = paths.MIXTURE.format(mixture=spec["mixture"])
-    records = read_records(mixture)
     work_dir = paths.stage_work_dir(folder)
     kind = stage_spec.get("kind", "sft")
     pkt = pkt_settings(spec, stage_spec) if kind == "sft" else None
