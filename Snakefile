@@ -18,6 +18,9 @@ report: "report/workflow.rst"  # captions of single outputs: report/*.rst, via r
 # A --configfile (one or several) replaces the embedded default rather than being merged into it.
 # The default is found beside this file, whatever the working directory (--directory).
 if not workflow.config_settings.configfiles:
+    from citi.config import read_config
+
+    read_config(f"{workflow.basedir}/config/config.yaml")  # a YAML error named with its line (snakemake's names none)
 
     configfile: f"{workflow.basedir}/config/config.yaml"
 

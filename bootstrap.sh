@@ -82,12 +82,34 @@ unlock_stale() {
   snakemake --unlock "$@" >/dev/null 2>&1 || echo "[bootstrap] snakemake --unlock failed" >&2
 }
 
+check_configfiles() {
+  local files=() taking=0 arg
+  for arg in "$@"; do
+    case $arg in
+      --configfile|--configfiles) taking=1; continue ;;
+      --configfile=*) files+=("${arg#*=}"); taking=0; continue ;;
+      -*) taking=0; continue ;;
+    esac
+    if ((taking)); then files+=("$arg"); fi
+  done
+  ((${#files[@]})) || return 0
+  python -c 'import sys
+from citi.config import read_config
+from citi.errors import ConfigError
+try:
+    [read_config(f) for f in sys.argv[1:]]
+except ConfigError as e:
+    sys.exit(f"error: {e}")' "${files[@]}"
+}
+
 cmd=${1:-}; shift || true
 case "$cmd" in
   run)
     setup_env
     setup_opencompass_env
     export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python"
+    # a --configfile with a YAML error: name its line and column (snakemake's own message names neither)
+    check_configfiles "$@"
     # rerunning resumes after a kill: a stale lock is removed, outputs the killed jobs left half-written redone
     unlock_stale "${@:-all}"
     snakemake --cores "${CORES:-2}" --rerun-incomplete "${@:-all}"

@@ -120,6 +120,22 @@ def test_corrupt_gzip_names_the_file(tmp_path, damage):
     assert str(path) in text and "gzip" in text
 
 
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_parquet_names_the_file(tmp_path, damage):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    from citi.io import read_table
+
+    path = tmp_path / "train-00000.parquet"
+    pd.DataFrame({"question": ["q"] * 50, "answer": ["a"] * 50}).to_parquet(path)
+    whole = path.read_bytes()
+    path.write_bytes(b"PAR1 not parquet" if damage == "garbage" else whole[: len(whole) // 2])
+    with pytest.raises(RecordError) as err:
+        read_table(path)
+    text = one_line(err)
+    assert str(path) in text and "parquet" in text
+
+
 def test_corrupt_json_gz_names_the_file(tmp_path):
     path = tmp_path / "x.json.gz"
     path.write_bytes(gzip.compress(b'[{"a": 1}]')[:-6])

@@ -53,6 +53,9 @@ def bootstrap_workdir(tmp_path: Path) -> Path:
         shutil.copy2(REPO / name, work / name)
     (work / ".venv" / "bin").mkdir(parents=True)
     (work / ".venv" / "bin" / "snakemake").symlink_to(snakemake)
+    python = work / ".venv" / "bin" / "python"  # a wrapper: a symlinked venv python loses its packages
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     (work / ".venv-opencompass").mkdir()
     stamp = hashlib.sha256((work / "requirements/cpu.txt").read_bytes() + (work / "pyproject.toml").read_bytes())
     (work / ".venv" / ".citi-stamp").write_text(stamp.hexdigest()[:16] + "\n")
@@ -269,3 +272,15 @@ def test_a_repeated_prediction_id_names_the_file_and_the_id(tmp_path, monkeypatc
     with pytest.raises(RecordError, match=r"duplicate prediction id 'a'"):
         runner.score({}, "m", "base", "b", tmp_path / "data.jsonl", predictions, tmp_path / "metrics.json")
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_bootstrap_run_names_the_line_of_a_yaml_error_in_a_configfile(tmp_path):
+    """Snakemake's own message for a broken --configfile names neither line nor column."""
+    work = bootstrap_workdir(tmp_path)
+    bad = work / "bad.yaml"
+    bad.write_text("name: x\nseed: [1,\n  2\nmodels: : y\n")
+    proc = subprocess.run(["bash", "./bootstrap.sh", "run", "all", "--configfile", "bad.yaml"], cwd=work,
+                          capture_output=True, text=True, timeout=120, env=run_env(work))
+    assert proc.returncode != 0
+    assert "bad.yaml: line 4, column" in proc.stderr and "not valid YAML" in proc.stderr
+    assert not (work / "out.txt").exists()  # snakemake never started

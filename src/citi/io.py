@@ -253,6 +253,9 @@ def read_table(path: str | os.PathLike) -> list[dict]:
             frame = pd.read_parquet(path)
         except ImportError as e:  # pyarrow is optional: only hub parquet needs it
             raise RecordError(f"{path}: reading parquet needs pyarrow ({e}); pip install pyarrow") from None
+        except Exception as e:  # pyarrow's ArrowInvalid and OSError name no file
+            raise RecordError(f"{path}: corrupt or truncated parquet file ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:200]}); delete it and fetch it again") from None
         return frame.to_dict(orient="records")
     raise RecordError(f"{path}: unsupported file type (expected .json, .jsonl, .parquet, optionally .gz)")
 
