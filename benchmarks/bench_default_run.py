@@ -55,7 +55,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.summarise:
         phases = json.loads(args.out.read_text())
-        phases.update(summary(Path(phases["workdir"])))
+        workdir = Path(phases["workdir"])
+        phases.update(summary(workdir))
+        main_log = workdir / "bench-logs" / "main.log"
+        if "jobs_s" not in phases.get("main_table", {}) and main_log.exists():  # a run by an older version
+            phases["main_table"]["jobs_s"] = job_seconds(workdir, until=main_log.stat().st_mtime)
         save(args.out, phases)
         print(json.dumps(phases, indent=2))
         return
@@ -83,7 +87,7 @@ def main() -> None:
     print(json.dumps(phases, indent=2))
 
 
-def job_seconds(workdir: Path) -> dict:
+def job_seconds(workdir: Path, until: float | None = None) -> dict:
     """Wall and CPU seconds of the jobs run so far, by rule, and training wall seconds by method,
     from their Snakemake benchmark files (results/benchmarks/<rule>/...; a training job's path
     ends <method>/<stage>.tsv). CPU seconds under-read short jobs: compare wall seconds."""
@@ -92,6 +96,8 @@ def job_seconds(workdir: Path) -> dict:
     training: dict[str, float] = {}
     root = workdir / "results" / "benchmarks"
     for tsv in root.rglob("*.tsv"):
+        if until is not None and tsv.stat().st_mtime > until:
+            continue  # written by a later phase
         rows = tsv.read_text().splitlines()
         header, last = rows[0].split("\t"), rows[-1].split("\t")
         parts = tsv.relative_to(root).parts
