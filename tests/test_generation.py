@@ -174,3 +174,72 @@ def test_dense_plan_covers_every_item_once_and_bounds_padding():
     fixed = Engine.plan(lengths, 3)  # the fixed-size plan pads far more
     padded = lambda plan: sum(max(lengths[i] for i in b) * len(b) for b in plan)
     assert padded(batches) < padded(fixed)
+
+
+def shared_start_prompts(engine, n):
+    """Tool-benchmark-like prompts: one long system message, then different dialogues (some of which
+    start the same way) — the case the prefix store serves."""
+    system = {"role": "system", "content": "You can call these tools: " + " ".join(f"tool_{k}(x)" for k in range(12))}
+    dialogue = lambda k: [{"role": "user", "content": "call " * (k % 3) + f"tool_{k % 4}"}]
+    return [render_prompt(engine.tokenizer, [system, *dialogue(k)] if k % 2 else
+                          [system, *dialogue(k), {"role": "assistant", "content": "done"}, *dialogue(k + 1)])
+            for k in range(n)]
+
+
+def counting_stores(monkeypatch):
+    """Record each PrefixStore the engine makes, to see what it reused."""
+    from citi.generation import engine as engine_module
+
+    stores = []
+
+    class Counting(engine_module.PrefixStore):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            stores.append(self)
+
+    monkeypatch.setattr(engine_module, "PrefixStore", Counting)
+    return stores
+
+
+@pytest.mark.parametrize("molora", [False, True])
+def test_prompts_sharing_a_start_reuse_its_cache_and_give_the_reference_tokens(tiny_model_dir, monkeypatch, molora):
+    engine = random_engine(tiny_model_dir, seed=11)  # a seed whose outputs differ by prompt at this length
+    if molora:
+        from citi.methods.molora import MoloraConfig, inject_molora
+
+        targets = [n for n, m in engine.model.named_modules() if n.endswith(("k_proj", "up_proj"))]
+        inject_molora(engine.model, MoloraConfig(experts=2, rank=4, target_modules=targets))
+        gen = torch.Generator().manual_seed(8)
+        with torch.no_grad():
+            for name, p in engine.model.named_parameters():
+                if "molora" in name:
+                    p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    stores = counting_stores(monkeypatch)
+    texts = shared_start_prompts(engine, 8)
+    outs = engine.generate(texts, GenerationSettings(max_new_tokens=10, batch_size=8))
+    assert [o.token_ids for o in outs] == [reference(engine, p, 10, engine.eos_ids) for p in texts]
+    assert len({tuple(o.token_ids) for o in outs}) > 2  # the check is not vacuous
+    (store,) = stores
+    total = sum(len(engine.encode(p)) - 1 for p in texts)
+    assert store.computed + store.reused == total and store.reused > total / 2  # most of the prompts came from the store
+
+
+def test_the_prefix_store_gives_each_sequence_its_own_cache(engine):
+    from citi.generation.prefix import MIN_SHARED, PrefixStore
+
+    base = engine.encode(shared_start_prompts(engine, 1)[0])
+    assert len(base) > 2 * MIN_SHARED
+    sequences = [base, base[:-3] + [11, 12, 13, 14], base[:MIN_SHARED - 2] + [5] * 9, base[:20]]
+    store = PrefixStore(engine.model.get_decoder(), engine.device)
+    decoder = engine.model.get_decoder()
+    with torch.inference_mode():
+        for ids in sequences:
+            layers = store.kv(ids)
+            alone = decoder(input_ids=torch.tensor([ids]), use_cache=True).cache.layers
+            assert len(layers) == len(alone)
+            for (k, v), ref in zip(layers, alone):
+                assert k.shape == ref.keys.shape and torch.allclose(k, ref.keys, atol=1e-5)
+                assert torch.allclose(v, ref.values, atol=1e-5)
+    # reused: the second's shared start, none of the third (shorter than MIN_SHARED), all of the fourth
+    assert store.reused == (len(base) - 3) + 0 + 20
+    assert store.computed == len(base) + 4 + (MIN_SHARED - 2 + 9)

@@ -96,3 +96,28 @@ def test_choice_accuracy_counts_the_gold_winning(engine, tmp_path):
 def test_item_scores_that_do_not_average_to_the_metric_are_refused():
     with pytest.raises(RecordError, match="average"):
         check_item_scores({"metrics": {"x": 50.0}, "item_scores": {"x": {"a": 100.0, "b": 100.0}}}, "file.json")
+
+
+SHARED_START = [{**record(i, f"question {i % 3}", f"answer {i}" + " more" * (i % 4)),
+                 "messages": [{"role": "system", "content": "Tools: " + " ".join(f"api_{k}(q)" for k in range(15))},
+                              {"role": "user", "content": f"question {i % 3}" + " please" * (i % 2)},
+                              {"role": "assistant", "content": f"answer {i}" + " more" * (i % 4)}]}
+                for i in range(8)]
+
+
+def test_prompts_sharing_a_start_are_scored_on_shared_caches_and_match_the_reference(engine, monkeypatch):
+    plans = []
+    for name in ("_on_shared_prefixes", "_in_dense_batches"):
+        real = getattr(likelihood, name)
+        monkeypatch.setattr(likelihood, name, lambda *a, _real=real, _name=name: plans.append(_name) or _real(*a))
+    rows = {}
+    pairs = [likelihood.split_conversation(engine.tokenizer, rec) for rec in SHARED_START]
+    scores = likelihood.continuation_logprobs(engine, pairs, batch_size=4)
+    assert plans == ["_on_shared_prefixes"]  # long shared system prompt: the cheaper plan
+    for rec, (total, n) in zip(SHARED_START, scores):
+        rows[rec["id"]] = -total / n
+        assert rows[rec["id"]] == pytest.approx(reference_nll(engine, rec), abs=1e-4)
+    # short unrelated prompts stay in dense batches
+    likelihood.continuation_logprobs(engine, [likelihood.split_conversation(engine.tokenizer, rec)
+                                              for rec in RECORDS], batch_size=4)
+    assert plans[-1] == "_in_dense_batches"

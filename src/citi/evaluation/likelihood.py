@@ -21,11 +21,15 @@ import random
 from pathlib import Path
 
 from ..errors import RecordError
+from ..generation.prefix import MIN_SHARED, PrefixStore, as_cache, lexicographic, shared_length
 from ..io import write_jsonl
 from ..records import target_index
 from .registry import register
 
 MAX_TOKENS = 1024  # prompt + answer; a longer prompt is cut from the left
+# one model call costs about as much as this many more token positions (1 CPU thread: 160 ms for
+# 1 token, 8 ms a token more; on a GPU batching matters more, and the plans tie on long prompts only)
+CALL_COST = 24
 
 
 def split_conversation(tokenizer, rec: dict, answer: str | None = None) -> tuple[str, str]:
@@ -44,31 +48,83 @@ def split_conversation(tokenizer, rec: dict, answer: str | None = None) -> tuple
 
 def continuation_logprobs(engine, pairs: list[tuple[str, str]], batch_size: int) -> list[tuple[float, int]]:
     """(sum of log-probabilities, token count) of each continuation given its prompt."""
-    import torch
-
     encoded = []
     for prompt, cont in pairs:
         p, c = engine.encode(prompt), engine.encode(cont)
         if not c:
             raise RecordError(f"empty answer after tokenisation (prompt ends {prompt[-60:]!r})")
+        if not p:
+            raise RecordError(f"empty prompt after tokenisation (answer starts {cont[:60]!r})")
         c = c[:MAX_TOKENS // 2]
         encoded.append((p[-(MAX_TOKENS - len(c)):], c))
-    out: list[tuple[float, int] | None] = [None] * len(pairs)
-    for batch in engine.plan_dense([len(p) + len(c) for p, c in encoded], batch_size):
+    # prompts that repeat each other's starts (tool catalogues, a choice's four answers to one prompt)
+    # can be cheaper one at a time on shared caches; else dense padded batches
+    batches = engine.plan_dense([len(p) + len(c) for p, c in encoded], batch_size)
+    if _shared_cost(encoded) < _dense_cost(encoded, batches):
+        return _on_shared_prefixes(engine, encoded)
+    return _in_dense_batches(engine, encoded, batches)
+
+
+def _shared_cost(encoded: list[tuple[list[int], list[int]]]) -> int:
+    """Token positions the shared-cache plan computes, each model call counted as CALL_COST more."""
+    prompts = [p[:-1] for p, _ in encoded]
+    order = lexicographic(prompts)
+    cost, previous = 0, []
+    for i in order:
+        shared = shared_length(previous, prompts[i])
+        new = len(prompts[i]) - (shared if shared >= MIN_SHARED or shared == len(prompts[i]) else 0)
+        cost += new + (CALL_COST if new else 0) + 1 + len(encoded[i][1]) + CALL_COST
+        previous = prompts[i]
+    return cost
+
+
+def _dense_cost(encoded: list[tuple[list[int], list[int]]], batches: list[list[int]]) -> int:
+    return sum(len(b) * max(len(encoded[i][0]) + len(encoded[i][1]) for i in b) + CALL_COST for b in batches)
+
+
+def _score(head, hidden, target) -> float:
+    """Sum of log-probabilities of ``target`` [n] from the hidden states that predict it [n, d]."""
+    import torch
+
+    # the vocabulary projection only where scored (over a whole tool prompt it would cost more than the model)
+    step = torch.log_softmax(head(hidden).float(), dim=-1)
+    return float(step.gather(1, target[:, None]).sum())
+
+
+def _in_dense_batches(engine, encoded: list[tuple[list[int], list[int]]],
+                      batches: list[list[int]]) -> list[tuple[float, int]]:
+    import torch
+
+    out: list[tuple[float, int] | None] = [None] * len(encoded)
+    head = engine.model.get_output_embeddings()
+    for batch in batches:
         width = max(len(encoded[i][0]) + len(encoded[i][1]) for i in batch)
         ids = [encoded[i][0] + encoded[i][1] for i in batch]
         input_ids = torch.tensor([x + [engine.pad_id] * (width - len(x)) for x in ids], device=engine.device)
         mask = torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids], device=engine.device)
         with torch.inference_mode():
             hidden = engine.model.get_decoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
-            head = engine.model.get_output_embeddings()
             for row, i in enumerate(batch):
                 start, n = len(encoded[i][0]), len(encoded[i][1])
-                # the token at position t is predicted at t - 1; the vocabulary projection only where scored
-                # (over a whole long tool prompt it would cost more than the model itself)
-                step = torch.log_softmax(head(hidden[row, start - 1:start - 1 + n]).float(), dim=-1)
-                target = input_ids[row, start:start + n]
-                out[i] = (float(step.gather(1, target[:, None]).sum()), n)
+                # the token at position t is predicted at t - 1
+                out[i] = (_score(head, hidden[row, start - 1:start - 1 + n], input_ids[row, start:start + n]), n)
+    return out
+
+
+def _on_shared_prefixes(engine, encoded: list[tuple[list[int], list[int]]]) -> list[tuple[float, int]]:
+    """Each pair alone: its prompt's cache but the last token from the store, then the last prompt token
+    and the continuation (the last prompt token predicts the continuation's first)."""
+    import torch
+
+    decoder, head = engine.model.get_decoder(), engine.model.get_output_embeddings()
+    store = PrefixStore(decoder, engine.device)
+    out: list[tuple[float, int] | None] = [None] * len(encoded)
+    with torch.inference_mode():
+        for i in lexicographic([p for p, _ in encoded]):
+            p, c = encoded[i]
+            cache = as_cache(store.kv(p[:-1])) if len(p) > 1 else None
+            hidden = decoder(input_ids=torch.tensor([p[-1:] + c], device=engine.device), cache=cache).last_hidden_state
+            out[i] = (_score(head, hidden[0, :len(c)], torch.tensor(c, device=engine.device)), len(c))
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Iterable
 from ..errors import RecordError
 from ..io import dumps_record, write_jsonl
 from ..records import target_index
+from .prefix import PrefixStore, as_cache, lexicographic
 
 log = logging.getLogger(__name__)
 
@@ -176,21 +177,19 @@ class Engine:
         """The KV cache of every prompt but its last token, each computed alone, then left-padded into
         one batch cache; ``generate`` then runs only the last tokens and the decode steps. A padded
         batch prefill would compute every row at the longest prompt's length: API-Bank-style prompts
-        of 250-900 tokens wasted about a third of it. Padded cache slots are zeros the attention
-        mask hides; positions follow the mask, as in a padded prefill."""
+        of 250-900 tokens wasted about a third of it. A prompt that starts like another one of the
+        batch reuses that one's cache for the shared start (``prefix``). Padded cache slots are zeros
+        the attention mask hides; positions follow the mask, as in a padded prefill."""
         import torch
-        from transformers import DynamicCache
 
-        decoder = self.model.get_decoder()
-        layers: list[list[tuple]] = []  # per row: per layer (keys, values), [1, heads, len - 1, dim]
-        for ids in batch:
-            if len(ids) == 1:  # nothing before the last token: an all-padding row
-                layers.append([])
-                continue
-            past = decoder(input_ids=torch.tensor([ids[:-1]], device=self.device), use_cache=True).cache
-            layers.append([(layer.keys, layer.values) for layer in past.layers])
+        store = PrefixStore(self.model.get_decoder(), self.device)
+        layers: list[list[tuple]] = [[] for _ in batch]  # per row: per layer (keys, values), [1, heads, len - 1, dim]
+        for row in lexicographic(batch):
+            if len(batch[row]) > 1:  # else nothing before the last token: an all-padding row
+                layers[row] = store.kv(batch[row][:-1])
+        log.debug("prefill: %d tokens computed, %d reused", store.computed, store.reused)
         template = next(row for row in layers if row)
-        cache = DynamicCache()
+        padded = []
         for index, (keys, values) in enumerate(template):
             padded_k, padded_v = [], []
             for row in layers:
@@ -198,8 +197,8 @@ class Engine:
                 pad = width - 1 - k.shape[2]
                 padded_k.append(torch.nn.functional.pad(k, (0, 0, pad, 0)))
                 padded_v.append(torch.nn.functional.pad(v, (0, 0, pad, 0)))
-            cache.update(torch.cat(padded_k), torch.cat(padded_v), index)
-        return cache
+            padded.append((torch.cat(padded_k), torch.cat(padded_v)))
+        return as_cache(padded)
 
     def generate(self, prompts: list[str], settings: GenerationSettings, progress: bool = False) -> list[Output]:
         """Continuations of ``prompts`` in their order, generated in length-sorted batches."""
