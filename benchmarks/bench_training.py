@@ -1,20 +1,24 @@
-"""Training throughput and peak memory: FT, LoRA and each CITI stage on SmolLM2-135M (CPU; GPU too when present).
+"""Training throughput and peak memory: FT, LoRA, each CITI stage and TL-Training's IRM (PPO) on SmolLM2-135M
+(CPU; GPU too when present).
 
     python benchmarks/bench_training.py [--model-dir DIR] [--mixture FILE] [--steps N]
 
 Each variant runs in its own process (so peak RSS is its own): the default config's
-batch and cutoff, a few optimiser steps after one warm-up step. Writes
+batch and cutoff, a few optimiser steps after one warm-up step; the IRM variant runs the
+pipeline's own PPO loop (rollout, then update) for as many IRM steps after one warm-up step. Writes
 results/perf/bench_training.json. Targets (exit 1 when missed):
 - every variant's peak memory fits the default config's train memory (resources.train.mem_mb);
 - the training jobs of the default config's main table (`results/tables/main.csv`, which must build
   in 30 min on 2 cores), projected from the measured tokens/s and the mixtures' token counts, fit
-  TRAIN_BUDGET_S. Every other method's stages are projected too (reported only).
+  TRAIN_BUDGET_S. Every other method's stages are projected too (reported only), TL-Training's
+  `kind: ppo` (IRM) stages from the measured seconds per IRM step (see projected_seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -31,7 +35,7 @@ MODEL = "smollm2-135m-instruct"
 TRAIN_BUDGET_S = 15 * 60  # training's share of the 30 min main-table run
 # variant -> (method in the default config, stage)
 VARIANTS = {"ft": ("ft", 1), "lora": ("lora", 1), "citi_rp": ("citi", 1), "citi_mi": ("citi", 2),
-            "citi_uco": ("citi", 3)}
+            "citi_uco": ("citi", 3), "tl_irm": ("tl_training", 2)}
 
 
 def selection_for(model) -> dict:
@@ -60,6 +64,8 @@ def measure(variant: str, model_dir: str, mixture: str, steps: int, device: str)
     selection = selection_for(model)
     model = prepare_model(model, config, method, 1, selection)  # every CITI stage runs on the MOLoRA model
     n_trainable = set_trainable(model, stage_spec["trainable"], selection)
+    if stage_spec.get("kind") == "ppo":
+        return measure_ppo(variant, model, tok, config, stage_spec, mixture, steps, device, n_trainable)
     model.to(device).train()
     tr = config["training"]
     samples = encode_records(read_records(mixture), tok, tr["cutoff_len"])
@@ -95,6 +101,67 @@ def measure(variant: str, model_dir: str, mixture: str, steps: int, device: str)
             "batch_size": batch_size, "torch_threads": torch.get_num_threads()}
 
 
+def measure_ppo(variant: str, model, tok, config: dict, stage_spec: dict, mixture: str, steps: int, device: str,
+                n_trainable: int) -> dict:
+    """Seconds per IRM step of the pipeline's PPO loop (training/ppo.py): a greedy rollout of
+    ``prompts_per_step`` x ``num_generations`` completions (policy, reference and critic forwards) and
+    its ``ppo_epochs`` x ``minibatches`` updates of actor and critic, on the RL prompts of the mixed
+    mixture's tool records (the same tool data the TL mixtures re-cut per turn). Step 0 warms up."""
+    import tempfile
+
+    import torch
+
+    from citi.data.mixtures import read_records
+    from citi.training.irm import irm_reward_function, rl_prompts
+    from citi.training.ppo import PPO, step_prompts
+
+    irm = config["tl_training"]["irm"]
+    prompts = rl_prompts(read_records(mixture), tok, mixture)
+    reward = irm_reward_function(irm.get("rewards"), irm["reward_clip"])
+    with tempfile.TemporaryDirectory() as work_dir:
+        ppo = PPO(model, tok, prompts, reward, config, {**stage_spec, "max_steps": steps + 1}, Path(work_dir),
+                  gpus=1 if device == "cuda" else 0)
+        tokens, seconds, completion = 0, 0.0, 0.0
+        for step in range(steps + 1):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            batch = ppo.rollout(step_prompts(ppo.prompts, step, ppo.s["prompts_per_step"], ppo.rank, ppo.world,
+                                             ppo.seed))
+            ppo.update(batch)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            if step > 0:
+                seconds += time.perf_counter() - start
+                tokens += batch["tokens"]
+                completion += float(batch["mask"].sum(1).float().mean())
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return {"variant": variant, "device": device, "tokens_per_s": round(tokens / seconds, 1),
+            "seconds_per_step": round(seconds / steps, 2), "mean_completion_tokens": round(completion / steps, 1),
+            "rl_prompts": len(prompts), "peak_mem_mb": round(peak), "trainable_parameters": n_trainable,
+            "steps": steps, "batch_size": ppo.rollout_rows, "torch_threads": torch.get_num_threads()}
+
+
+def rl_prompt_count(mixture: str, model_dir: str) -> int:
+    from transformers import AutoTokenizer
+
+    from citi.data.mixtures import read_records
+    from citi.training.irm import rl_prompts
+
+    return len(rl_prompts(read_records(mixture), AutoTokenizer.from_pretrained(model_dir), mixture))
+
+
+def ppo_steps(config: dict, stage: dict, n_prompts: int | None) -> int | None:
+    """IRM steps as training/ppo.py counts them on one process: max_steps when set, else epochs over
+    the RL prompts at prompts_per_step a step (None: the prompts are not known)."""
+    if stage.get("max_steps", -1) > 0:
+        return stage["max_steps"]
+    if n_prompts is None:
+        return None
+    return math.ceil(stage["epochs"] * math.ceil(n_prompts / config["tl_training"]["irm"]["prompts_per_step"]))
+
+
 def mixture_tokens(mixture: str, model_dir: str, cutoff: int) -> int:
     from transformers import AutoTokenizer
 
@@ -106,24 +173,42 @@ def mixture_tokens(mixture: str, model_dir: str, cutoff: int) -> int:
 
 
 def projected_seconds(config: dict, cpu: dict, mixtures: dict[str, str], model_dir: str) -> dict:
-    """Default-config training time: every stage of every method, at the measured rate of its kind."""
+    """Default-config training time: every stage of every method, at the measured rate of its kind.
+
+    An SFT stage costs its mixture's tokens x epochs at its kind's measured tokens/s. A ``kind: ppo``
+    stage (TL-Training's IRM) does not run epochs over its mixture's tokens: its work is IRM steps
+    (on-policy rollouts, each generated, scored by three models and trained on), so it is projected
+    as its step count (``ppo_steps``: max_steps, else epochs over the mixture's RL prompts) x the
+    measured seconds per step of the pipeline's own PPO loop (variant tl_irm). A step's cost follows
+    its prompt and completion lengths, which the measurement takes from the same tool data.
+    A ``kind: grpo`` stage (trl's GRPOTrainer) is not measured and is left out, and said so."""
     kind = {"all": "ft", "selected": "ft", "lora": "lora", "molora_router": "citi_rp",
             "molora_experts": "citi_mi", "unfrozen": "citi_uco"}
-    counts = {}
+    counts, prompts = {}, {}
     out = {}
     for method, spec in config["methods"].items():
         if "stages" not in spec:
             continue
         mix = mixtures.get(spec["mixture"])
-        if mix is None:
-            continue
-        if mix not in counts:
-            counts[mix] = mixture_tokens(mix, model_dir, config["training"]["cutoff_len"])
         for i, stage in enumerate(spec["stages"], 1):
-            if stage.get("kind") == "ppo":  # on-policy steps (max_steps), not epochs over the mixture
+            key = f"{method}/stage{i}"
+            if stage.get("kind", "sft") == "ppo":
+                if mix is not None and mix not in prompts and stage.get("max_steps", -1) <= 0:
+                    prompts[mix] = rl_prompt_count(mix, model_dir)
+                steps = ppo_steps(config, stage, prompts.get(mix))
+                if steps is not None:  # else: no built mixture to count its RL prompts, as for SFT stages
+                    out[key] = round(steps * cpu["tl_irm"]["seconds_per_step"], 1)
                 continue
+            if stage.get("kind", "sft") != "sft":
+                print(f"note: {key} is of kind {stage['kind']!r}, not measured: left out of the projection",
+                      file=sys.stderr)
+                continue
+            if mix is None:
+                continue
+            if mix not in counts:
+                counts[mix] = mixture_tokens(mix, model_dir, config["training"]["cutoff_len"])
             variant = kind[stage["trainable"][-1]]
-            out[f"{method}/stage{i}"] = round(counts[mix] * stage["epochs"] / cpu[variant]["tokens_per_s"], 1)
+            out[key] = round(counts[mix] * stage["epochs"] / cpu[variant]["tokens_per_s"], 1)
     return out
 
 
@@ -133,6 +218,8 @@ def main() -> int:
     parser.add_argument("--mixtures-dir", default=str(Path(paths.MIXTURE.format(mixture="x")).parent),
                         help="folder holding the default config's built mixtures (tool.jsonl, mixed.jsonl, ...)")
     parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--ppo-steps", type=int, default=2,
+                        help="IRM steps measured for the ppo variant (one takes minutes on 2 CPU cores)")
     parser.add_argument("--out", default=f"{paths.PERF}/bench_training.json")
     parser.add_argument("--variant", help=argparse.SUPPRESS)  # child process: one measurement
     parser.add_argument("--device", default="cpu", help=argparse.SUPPRESS)
@@ -158,7 +245,8 @@ def main() -> int:
         for variant in VARIANTS:
             proc = subprocess.run([sys.executable, __file__, "--variant", variant, "--device", device,
                                    "--model-dir", args.model_dir, "--mixtures-dir", args.mixtures_dir,
-                                   "--steps", str(args.steps)], capture_output=True, text=True)
+                                   "--steps", str(args.ppo_steps if variant == "tl_irm" else args.steps)],
+                                  capture_output=True, text=True)
             if proc.returncode != 0:
                 print(proc.stderr[-3000:], file=sys.stderr)
                 return 1

@@ -342,6 +342,18 @@ def test_lm_eval_scores_the_capped_items_on_the_turns_it_is_given(tiny_model_dir
         assert item["extracted"] == (numbers[-1].strip() if numbers else "[invalid]")
         assert item["correct"] == (item["extracted"].replace(",", "") == item["gold"])
     assert out["accuracy"] == pytest.approx(100.0 * sum(item["correct"] for item in out["items"]) / 3)
+    # planted replies with a known score: lm-eval's own filter and exact match must count 2 of 3 right
+    from lm_eval.models.huggingface import HFLM
+
+    planted = {"What is 0 + 0?": "0 + 0 = 0.", "What is 1 + 1?": "1 + 1 = 3", "What is 2 + 2?": "2 + 2 is 5, no: 4"}
+    reply = lambda req: next(r for q, r in planted.items() if q in req.doc["user"])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(HFLM, "generate_until", lambda self, requests, disable_tqdm=False: [reply(q) for q in requests])
+        out = run_crosscheck("t", "embedded_math", split, 3, {"messages": [*shot, question], "input_columns": ["question"]},
+                             str(tiny_model_dir), max_gen_toks=6, batch_size=2)
+    assert [item["response"] for item in out["items"]] == list(planted.values())
+    assert [(item["extracted"], item["correct"]) for item in out["items"]] == [("0", True), ("3", False), ("4", True)]
+    assert out["accuracy"] == pytest.approx(200.0 / 3)
 
 
 def test_the_log_excerpt_keeps_the_end_and_the_error_lines_before_it():

@@ -269,8 +269,12 @@ def test_toolalpaca_planted_first_calls(shared_data):
     res = _score_toolalpaca(root, [r for r in recs if r["id"] in ids], rows)
     cats = [next(i for i in res["per_item"] if i["id"] == k)["category"] for k in ids]
     assert cats == ["parameter_hallucination", "tool_hallucination", "wrong_content", "format_error", "exact_match"]
-    assert res["metrics"] == pytest.approx({"procedure_offline": res["metrics"]["procedure_offline"],
-                                            "TS": 60.0, "PI": 40.0, "CF": 20.0})
+    # procedure_offline, by hand: each planted item's gold is one step; an extra parameter and a leading
+    # space still match it, a wrong function, wrong values or no call at all do not: 2 of 5.
+    assert all(len(r["meta"]["golden_answers"]) == 1 for r in recs if r["id"] in ids)
+    offline = [next(i for i in res["per_item"] if i["id"] == k)["procedure_offline"] for k in ids]
+    assert offline == [True, False, False, False, True]
+    assert res["metrics"] == pytest.approx({"procedure_offline": 40.0, "TS": 60.0, "PI": 40.0, "CF": 20.0})
 
 
 def test_an_optional_detail_column_of_an_older_metrics_file_is_an_empty_cell(tmp_path):

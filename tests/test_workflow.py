@@ -135,11 +135,44 @@ def test_end_to_end_test_config_is_deterministic_and_complete(local_test_run, tm
     verdict = (a / "results/tables/verdict.md").read_text()
     assert all(word in verdict for word in ("FT", "LoRA", "CITI"))
     assert (a / "results/figures/tradeoff.png").is_file()
+    assert_outputs_plausible(a)
     # resumable: a finished run has nothing left to do
     again = snakemake("all", "-n", "--cores", "2", "-d", str(a), "--configfile", str(REPO / "config/test.yaml")).stdout
     assert "Nothing to be done" in again
     leftovers = [p for p in (a / "results").rglob("*") if p.name.endswith(".tmp")]
     assert not leftovers
+
+
+def assert_outputs_plausible(run: Path) -> None:
+    """Values of the test config's run that a broken trainer or scorer would get wrong. (Its tool
+    scores cannot tell methods apart: every tiny model, trained or not, answers only newlines, so TS,
+    PI, CF and call correctness are 0 for all; the tool-data signal is FT's training curve.)"""
+    import csv
+    import math
+
+    def log(method: str) -> list[dict]:
+        path = run / "results/checkpoints/tiny/embedded_tools" / method / "stage1/training_log.csv"
+        with open(path, newline="") as f:
+            return list(csv.DictReader(f))
+
+    # FT learns its tool data: its first step runs at warm-up lr 0 (the base model's CE on that batch),
+    # and the last logged CE is clearly lower (5.56 -> 5.11 when written; batch-to-batch noise is ~0.03)
+    rows = log("ft")
+    assert len(rows) == 12  # 24 tool records, batch 2, one epoch
+    first, last = float(rows[0]["ce_loss"]), float(rows[-1]["ce_loss"])
+    assert last < first - 0.2, (first, last)
+    # the untrained random model is at chance: its answer NLL is near log(vocabulary size)
+    vocab = json.loads((run / "results/models/tiny/config.json").read_text())["vocab_size"]
+    nll = {m: json.loads((run / f"results/eval/tiny/{m}/nll_math/metrics.json").read_text())["metrics"]["answer_nll"]
+           for m in ("base", "ft")}
+    assert abs(nll["base"] - math.log(vocab)) < 0.5, (nll, vocab)
+    # training moved the evaluated model: FT's answer NLL differs from base's (lower: even tool text
+    # teaches a random model the byte statistics of English)
+    assert nll["ft"] < nll["base"] - 0.05, nll
+    for method in ("base", "ft"):
+        tool = json.loads((run / f"results/eval/tiny/{method}/tool_level1/metrics.json").read_text())
+        assert sum(tool["call_categories"].values()) == tool["n"] == 4
+        assert all(0.0 <= v <= 100.0 for v in tool["metrics"].values())
 
 
 # rules whose outputs read no config value (only their input files); every other rule declares
