@@ -1,5 +1,6 @@
 # Training: one job per (method, stage), each writing its own checkpoint folder that the next
-# stage loads; weight-replacement models (paper Table 1); router analysis of MOLoRA models.
+# stage loads; weight-replacement models (paper Table 1); merge baselines (WiSE-FT, task arithmetic,
+# TIES, DARE: issue 22); router analysis of MOLoRA models.
 # training_targets() feeds rule all.
 
 include: "training_inputs.smk"
@@ -55,6 +56,30 @@ rule replace_weights:
         "../envs/train.yaml"
     script:
         "../scripts/replace_weights.py"
+
+
+rule merge_weights:
+    input:
+        unpack(merge_inputs),
+    output:
+        # stage 1 of the method, so method_model() finds it like any trained method's model
+        folder=directory(paths.STAGE_CHECKPOINT.format(model="{model}", tool_dataset="{tool_dataset}",
+                                                       method="{method}", stage=1)),
+    wildcard_constraints:
+        method=one_of(merge_methods()),
+    params:
+        config_hash=config_params("methods.{method}", "models.{model}.dtype", "seed"),
+    log:
+        paths.log("merge_weights", "{model}/{tool_dataset}/{method}"),
+    benchmark:
+        paths.benchmark("merge_weights", "{model}/{tool_dataset}/{method}")
+    threads: threads_for("models")
+    resources:
+        **resources_for("models"),
+    conda:
+        "../envs/train.yaml"
+    script:
+        "../scripts/merge_weights.py"
 
 
 rule router_analysis:

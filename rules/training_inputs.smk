@@ -1,15 +1,19 @@
 # Inputs and targets of the training rules (rules/training.smk): which methods train,
-# which are weight replacements, which get a router analysis.
+# which are weight replacements or merges (no training), which get a router analysis.
 
 from citi.training.methods import needed_selections, selection_name, selection_path
 
 
 def trained_methods():
-    return [m for m, spec in config.get("methods", {}).items() if "replace_from" not in spec]
+    return [m for m, spec in config.get("methods", {}).items() if not {"replace_from", "merge"} & set(spec)]
 
 
 def replacement_methods():
     return [m for m, spec in config.get("methods", {}).items() if "replace_from" in spec]
+
+
+def merge_methods():
+    return [m for m, spec in config.get("methods", {}).items() if "merge" in spec]
 
 
 def router_methods():
@@ -56,6 +60,11 @@ def replacement_inputs(wildcards):
         "tuned": method_model(wildcards.model, spec["replace_from"]),
         "selection": paths.SELECTION.format(model=wildcards.model, selection=selection),
     }
+
+
+def merge_inputs(wildcards):
+    donor = config["methods"][wildcards.method]["merge"].get("from", "ft")
+    return {"base": paths.MODEL.format(model=wildcards.model), "tuned": method_model(wildcards.model, donor)}
 
 
 def router_inputs(wildcards):

@@ -116,6 +116,20 @@ def _table_problems(config: dict, main_methods_given: bool) -> list[str]:
     return problems
 
 
+def _merge_problems(method: str, spec: dict, methods: dict) -> list[str]:
+    """A merge method's settings fit its kind, and it merges a trained method (issue 22's baselines)."""
+    from .methods.merging import merge_settings  # no torch: the settings only
+
+    try:
+        donor = merge_settings(method, spec).donor
+    except ConfigError as e:
+        return [str(e)]
+    if "stages" not in methods.get(donor, {}):
+        return [f"config key 'methods.{method}.merge.from': '{donor}' is not a configured trained method; "
+                f"trained: {', '.join(m for m, s in methods.items() if 'stages' in s)}"]
+    return []
+
+
 def _check_references(config: dict, source: str, main_methods_given: bool = True) -> None:
     from .data import adapters
 
@@ -151,6 +165,8 @@ def _check_references(config: dict, source: str, main_methods_given: bool = True
         if donor is not None and (donor not in methods or "replace_from" in methods[donor]):
             problems.append(f"config key 'methods.{method}.replace_from': '{donor}' is not a configured "
                             f"trained method; trained: {', '.join(m for m, s in methods.items() if 'stages' in s)}")
+        if "merge" in spec:
+            problems += _merge_problems(method, spec, methods)
     router = config.get("router_analysis", {})
     for ref in router.get("tool", []) + router.get("general", []):
         ds = datasets.get(ref["dataset"])

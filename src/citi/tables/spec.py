@@ -83,6 +83,25 @@ def variant_label(config: dict, estimator: str) -> str:
     return f"CITI ({method} importance{how})"
 
 
+def is_baseline(spec: dict) -> bool:
+    """Issue 22's baselines: a merge, or a stage with frozen bottom layers."""
+    return "merge" in spec or any("freeze_bottom" in st for st in spec.get("stages") or [])
+
+
+def baseline_label(spec: dict) -> str:
+    """E.g. "WiSE-FT (alpha=0.5)", "TIES (density 0.2, lambda=1)", "FT, bottom 25% layers frozen"."""
+    if "merge" not in spec:
+        fraction = next(st["freeze_bottom"] for st in spec["stages"] if "freeze_bottom" in st)
+        return f"FT, bottom {round(fraction * 100)}% layers frozen"
+    m = spec["merge"]
+    donor = "" if m.get("from", "ft") == "ft" else f" of {LABELS.get(m['from'], m['from'])}"
+    lam = f"lambda={m.get('lambda', 1):g}"
+    detail = {"wise_ft": f"alpha={m.get('alpha', 1):g}", "task_arithmetic": lam,
+              "ties": f"density {m.get('density', 1):g}, {lam}", "dare": f"p={m.get('drop', 0):g}, {lam}"}[m["kind"]]
+    name = {"wise_ft": "WiSE-FT", "task_arithmetic": "Task arithmetic", "ties": "TIES", "dare": "DARE"}[m["kind"]]
+    return f"{name}{donor} ({detail})"
+
+
 def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
     """(method, label, paper row) in the paper's order, for the methods the config defines."""
     defined = config.get("methods", {})
@@ -93,7 +112,8 @@ def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
         # the paper's ablations, then CITI on another importance estimator's selection (no paper numbers)
         variants = [(m, variant_label(config, spec["importance"]), m)
                     for m, spec in defined.items() if m.startswith("citi_") and "importance" in spec]
-        return [(m, LABELS[m], m) for m in ABLATIONS if m in defined] + variants
+        baselines = [(m, baseline_label(spec), m) for m, spec in defined.items() if is_baseline(spec)]
+        return [(m, LABELS[m], m) for m in ABLATIONS if m in defined] + variants + baselines
     if table == "analysis":
         rows = [(m, label, label) for m, label in REPLACEMENT.items() if m in defined]
         if rows:  # Table 1 compares with the untouched model ("vanilla")

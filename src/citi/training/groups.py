@@ -4,11 +4,13 @@ Groups: ``all`` (every weight), ``lora`` (peft LoRA matrices), ``molora_experts`
 and ``molora_router`` (from the MOLoRA layer), ``unfrozen`` (full weights of the
 CITI selection's unfrozen modules) and ``selected`` (full weights of a
 top/bottom/random selection). "Full weights" of a module are its own base
-parameters, never adapter parameters living inside it.
+parameters, never adapter parameters living inside it. A stage's ``freeze_bottom``
+fraction then freezes the bottom decoder layers again, whatever the groups chose.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 from torch import nn
@@ -89,8 +91,25 @@ def module_base_parameters(model: nn.Module, names: list[str]) -> list[tuple[str
     return out
 
 
-def set_trainable(model: nn.Module, groups: list[str], selection: dict | None = None) -> int:
-    """Freeze everything, then unfreeze the named groups; return the trainable parameter count."""
+_LAYER = re.compile(r"(?:^|\.)layers\.(\d+)\.")
+
+
+def bottom_layers(model: nn.Module, fraction: float, where: str = "freeze_bottom") -> set[int]:
+    """The bottom int(fraction x layers) decoder layers' indices (Spurious Forgetting's Freeze)."""
+    layers = {int(m.group(1)) for n, _ in model.named_parameters() if (m := _LAYER.search(n))}
+    if not layers:
+        raise ConfigError(f"config key '{where}': the model has no parameters named like 'layers.<i>.'")
+    count = int(fraction * len(layers))
+    if not 0 < fraction < 1 or count < 1:
+        raise ConfigError(f"config key '{where}': {fraction!r} freezes {max(count, 0)} of the model's "
+                          f"{len(layers)} decoder layers; give a fraction in (0, 1) that freezes at least one")
+    return set(range(count))
+
+
+def set_trainable(model: nn.Module, groups: list[str], selection: dict | None = None,
+                  freeze_bottom: float | None = None, where: str = "freeze_bottom") -> int:
+    """Freeze everything, then unfreeze the named groups, less the bottom ``freeze_bottom`` fraction
+    of decoder layers; return the trainable parameter count."""
     for group in groups:
         if group not in GROUPS:
             raise ConfigError(f"unknown trainable group '{group}'; known: {', '.join(GROUPS)}")
@@ -98,6 +117,11 @@ def set_trainable(model: nn.Module, groups: list[str], selection: dict | None = 
     for group in groups:
         for _, p in GROUPS[group](model, selection):
             chosen[id(p)] = p
+    if freeze_bottom is not None:
+        frozen = bottom_layers(model, freeze_bottom, where)
+        for n, p in model.named_parameters():
+            if (m := _LAYER.search(n)) and int(m.group(1)) in frozen:
+                chosen.pop(id(p), None)
     for p in model.parameters():
         p.requires_grad_(id(p) in chosen)
     return sum(p.numel() for p in chosen.values())

@@ -62,7 +62,8 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
     net, tokenizer = load(source, dtype=load_dtype)
     net.train()
     net = prepare_model(net, config, method, stage, selection)
-    n_trainable = set_trainable(net, stage_spec["trainable"], selection)
+    n_trainable = set_trainable(net, stage_spec["trainable"], selection, stage_spec.get("freeze_bottom"),
+                                where=f"methods.{method}.stages[{stage - 1}].freeze_bottom")
     if half and not config["training"].get("deepspeed"):
         for p in net.parameters():
             if p.requires_grad:
