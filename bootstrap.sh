@@ -6,10 +6,13 @@
 # The environment is rebuilt only when requirements/cpu.txt or pyproject.toml change.
 # OpenCompass (general benchmarks) gets its own .venv-opencompass, rebuilt when
 # requirements/opencompass.txt changes: it needs transformers<5 and numpy<2.
+# BFCL (bfcl-eval: the Berkeley Function Calling Leaderboard's data and official checker) gets
+# .venv-bfcl, rebuilt when requirements/bfcl.txt changes: it pins numpy 1.26 and many model SDKs.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${CITI_VENV:-.venv}
 OC_VENV=${CITI_OC_VENV:-.venv-opencompass}
+BFCL_VENV=${CITI_BFCL_VENV:-.venv-bfcl}
 PYTHON=${PYTHON:-python3}
 
 # pip's notes about this machine's local mirrors are noise; keep real errors.
@@ -37,6 +40,17 @@ setup_opencompass_env() {
   rm -rf "$OC_VENV"
   "$PYTHON" -m venv "$OC_VENV"
   VENV=$OC_VENV pip_quiet -r requirements/opencompass.txt
+  echo "$want" > "$stamp"
+}
+
+setup_bfcl_env() {
+  local want stamp="$BFCL_VENV/.citi-stamp"
+  want=$(sha256sum < requirements/bfcl.txt | cut -c1-16)
+  if [[ -f $stamp && $(cat "$stamp") == "$want" ]]; then return; fi
+  echo "[bootstrap] creating $BFCL_VENV (pinned BFCL environment)" >&2
+  rm -rf "$BFCL_VENV"
+  "$PYTHON" -m venv "$BFCL_VENV"
+  VENV=$BFCL_VENV pip_quiet -r requirements/bfcl.txt
   echo "$want" > "$stamp"
 }
 
@@ -82,6 +96,19 @@ unlock_stale() {
   snakemake --unlock "$@" >/dev/null 2>&1 || echo "[bootstrap] snakemake --unlock failed" >&2
 }
 
+uses_bfcl() {
+  local files=(config/config.yaml) taking=0 arg
+  for arg in "$@"; do
+    case $arg in
+      --configfile|--configfiles) taking=1; continue ;;
+      --configfile=*) files+=("${arg#*=}"); taking=0; continue ;;
+      -*) taking=0; continue ;;
+    esac
+    if ((taking)); then files+=("$arg"); fi
+  done
+  grep -qsE '^[^#]*adapter: *bfcl' "${files[@]}"
+}
+
 check_configfiles() {
   local files=() taking=0 arg
   for arg in "$@"; do
@@ -107,7 +134,10 @@ case "$cmd" in
   run)
     setup_env
     setup_opencompass_env
-    export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python"
+    # BFCL's 1.9 GB environment only for a run whose config (the default's or a --configfile) reads it
+    if uses_bfcl "$@"; then setup_bfcl_env; fi
+    export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python" \
+      CITI_BFCL_PYTHON="$PWD/$BFCL_VENV/bin/python"
     # a --configfile with a YAML error: name its line and column (snakemake's own message names neither)
     check_configfiles "$@"
     # rerunning resumes after a kill: a stale lock is removed, outputs the killed jobs left half-written redone
@@ -119,8 +149,10 @@ case "$cmd" in
   test)
     setup_env
     setup_opencompass_env
+    setup_bfcl_env
     setup_chromium
-    export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python"
+    export PATH="$PWD/$VENV/bin:$PATH" CITI_OPENCOMPASS_PYTHON="$PWD/$OC_VENV/bin/python" \
+      CITI_BFCL_PYTHON="$PWD/$BFCL_VENV/bin/python"
     set +e
     python -m pytest "$@"
     rc=$?
