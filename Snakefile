@@ -38,7 +38,7 @@ wildcard_constraints:
     mixture=one_of(config["mixtures"]),
     split=r"[A-Za-z0-9_.-]+",
     task=one_of(TASKS),
-    tool_dataset=one_of([tool_dataset()]),
+    tool_dataset=one_of([resolve.tool_dataset(config)]),
     method=one_of(["base", *config.get("methods", {})]),
     stage=r"[1-9]",
     selection=r"citi|(top|bottom|random)[0-9]+",

@@ -8,8 +8,7 @@ include: "analysis_functions.smk"
 
 rule importance:
     input:
-        model=paths.MODEL,
-        data=lambda wildcards: task_data(wildcards.task),
+        unpack(inputs_of("importance")),
     output:
         table=paths.IMPORTANCE,
         tensor=paths.IMPORTANCE_TENSOR,
@@ -32,8 +31,7 @@ rule importance:
 rule importance_estimator:
     # the same job with a named estimator (importance.estimators.<estimator>)
     input:
-        model=paths.MODEL,
-        data=lambda wildcards: task_data(wildcards.task),
+        unpack(inputs_of("importance")),
     output:
         table=paths.ESTIMATOR_IMPORTANCE,
         tensor=paths.ESTIMATOR_IMPORTANCE_TENSOR,
@@ -57,7 +55,7 @@ rule importance_estimator:
 
 rule select_components:
     input:
-        importance_tables,
+        unpack(inputs_of("importance_tables")),
     output:
         out=paths.SELECTION,
     params:
@@ -78,7 +76,7 @@ rule select_components:
 
 rule select_estimator_components:
     input:
-        estimator_importance_tables,
+        unpack(inputs_of("importance_tables")),
     output:
         out=paths.ESTIMATOR_SELECTION,
     wildcard_constraints:
@@ -101,7 +99,7 @@ rule select_estimator_components:
 
 rule importance_figures:
     input:
-        importance_tables,
+        unpack(inputs_of("importance_tables")),
     output:
         folder=directory(paths.IMPORTANCE_FIGURES),
     log:
@@ -119,7 +117,7 @@ rule importance_figures:
 
 rule representation:
     input:
-        unpack(representation_inputs),
+        unpack(inputs_of("representation")),
     output:
         folder=directory(paths.REPRESENTATION),
     params:

@@ -11,13 +11,11 @@ sys.path.insert(0, _SRC)
 # (set, not required: so no envvars directive)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
-from citi import paths
+from citi import inputs as resolve, paths
+from citi.cli import resolve_inputs
 from citi.cluster import group_resources
 from citi.config import check_config, config_hash
-from citi.data.mixtures import GENERAL_TASKS, mixture_tasks
-from citi.data.tool_turns import mixture_tool_file
 from citi.records import TASKS
-from citi.sources import local_path, source_kind
 
 
 # Among jobs ready at once, those on the way to trained models go first: CITI's training chain
@@ -89,26 +87,11 @@ def config_params(*keys, without=(), **parts):
     return params
 
 
-def dataset_input(wildcards):
-    """What a split depends on: generated data, or the local file/folder it reads."""
-    ds = config["datasets"][wildcards.dataset]
-    kind = source_kind(ds["source"])
-    if kind == "generated":
-        return [paths.EMBEDDED_ROOT]
-    if kind == "local":
-        return [str(local_path(ds["source"]))]
-    return []  # hub, URL and package sources are fetched by the job itself
-
-
-def task_data(task):
-    ref = config["tasks"][task]
-    return paths.DATA.format(dataset=ref["dataset"], split=ref["split"])
-
-
-def mixture_inputs(wildcards):
-    spec = config["mixtures"][wildcards.mixture]
-    # the tool data may be its per-turn (TL-Training) form: mixtures.<name>.tool_turns
-    return {task: mixture_tool_file(config, spec) if task == "tool" else task_data(task) for task in mixture_tasks(spec)}
+def inputs_of(rule):
+    """The rule's input function: citi.inputs.<rule> on the job's wildcards, the resolver its script
+    uses when run alone (one answer to "which files does this job read")."""
+    resolver = getattr(resolve, rule)
+    return lambda wildcards: resolve_inputs(resolver, config, dict(wildcards.items()))
 
 
 def data_targets():
@@ -125,28 +108,6 @@ def model_targets():
 
 def mixture_targets():
     return [paths.MIXTURE.format(mixture=m) for m in config["mixtures"]]
-
-
-def tool_dataset():
-    """The tool training dataset's name: one per config, a level of the checkpoint paths."""
-    return config["tasks"]["tool"]["dataset"]
-
-
-def method_stages(method):
-    return config["methods"][method]["stages"]
-
-
-def stage_checkpoint(model, method, stage):
-    """Folder of ``method``'s 1-based ``stage`` for ``model``."""
-    return paths.STAGE_CHECKPOINT.format(model=model, tool_dataset=tool_dataset(), method=method, stage=stage)
-
-
-def method_model(model, method):
-    """The model folder a method produces (its last stage), or the base model for "base"."""
-    if method == "base":
-        return paths.MODEL.format(model=model)
-    # a weight-replacement method (replace_from) has no stages: its model is written as stage 1
-    return stage_checkpoint(model, method, len(config["methods"][method].get("stages") or [None]))
 
 
 def final_targets(full=False):

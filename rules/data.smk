@@ -21,7 +21,7 @@ rule generate_embedded:
 
 rule prepare_split:
     input:
-        dataset_input,
+        unpack(inputs_of("prepare_split")),
     output:
         data=paths.DATA,
         manifest=paths.DATA_MANIFEST,
@@ -43,13 +43,13 @@ rule prepare_split:
 
 rule build_mixture:
     input:
-        unpack(mixture_inputs),
+        unpack(inputs_of("build_mixture")),
     output:
         data=paths.MIXTURE,
         manifest=paths.MIXTURE_MANIFEST,
     params:
         config_hash=config_params("seed", "mixtures.{mixture}",
-                                  tasks=lambda wc: {t: config["tasks"][t] for t in mixture_inputs(wc)}),
+                                  tasks=lambda wc: {t: config["tasks"][t] for t in resolve.build_mixture(config, wc.mixture)}),
     log:
         paths.log("build_mixture", "{mixture}"),
     benchmark:

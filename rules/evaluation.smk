@@ -8,7 +8,7 @@ include: "evaluation_functions.smk"
 
 rule generate_predictions:
     input:
-        unpack(generate_inputs),
+        unpack(inputs_of("generate_predictions")),
     output:
         predictions=paths.PREDICTIONS,
     wildcard_constraints:
@@ -33,7 +33,7 @@ rule generate_predictions:
 
 rule score_predictions:
     input:
-        unpack(score_inputs),
+        unpack(inputs_of("score_predictions")),
     output:
         metrics=paths.METRICS,
     wildcard_constraints:

@@ -1,6 +1,5 @@
 # Input functions and targets of the evaluation rules (kept apart from the rules: snakemake lint).
 
-from citi.evaluation.runner import loopback_model, needs_endpoint, benchmark_spec
 from citi.tables import spec as table_spec
 
 
@@ -15,28 +14,6 @@ def eval_benchmarks():
 
 def eval_methods():
     return ["base", *config.get("methods", {})]
-
-
-def benchmark_data(benchmark):
-    spec = config["evaluation"]["benchmarks"][benchmark]
-    return paths.DATA.format(dataset=spec["dataset"], split=spec["split"])
-
-
-def endpoint_model(benchmark, stage):
-    """The loopback judge/simulator's model folder, when this job starts one."""
-    role = needs_endpoint(config, benchmark_spec(config, benchmark), stage)
-    folder = loopback_model(config, role) if role else None
-    return [folder] if folder else []
-
-
-def generate_inputs(wildcards):
-    return {"model": method_model(wildcards.model, wildcards.method), "data": benchmark_data(wildcards.benchmark),
-            "endpoint": endpoint_model(wildcards.benchmark, "generate")}
-
-
-def score_inputs(wildcards):
-    return {"predictions": paths.PREDICTIONS.format(**wildcards), "data": benchmark_data(wildcards.benchmark),
-            "endpoint": endpoint_model(wildcards.benchmark, "score")}
 
 
 def evaluation_targets(methods=None):

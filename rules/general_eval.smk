@@ -14,10 +14,7 @@ _crosschecked = _oc.crosscheck_names(_oc.general_benchmarks(config), config["eva
 
 rule general_eval:
     input:
-        model=lambda wc: method_model(wc.model, wc.method),
-        data=sorted({paths.DATA.format(dataset=b["dataset"], split=b["split"])
-                     for b in _oc.general_benchmarks(config).values()}),
-        crosschecks=lambda wc: sorted(_oc.crosscheck_files(config, wc.model, wc.method).values()),
+        unpack(inputs_of("general_eval")),
     output:
         metrics=expand(paths.METRICS, benchmark=list(_oc.general_benchmarks(config)), allow_missing=True),
         work=directory(paths.OPENCOMPASS_WORK),
@@ -61,10 +58,7 @@ rule opencompass_prompts:
 
 rule general_crosscheck:
     input:
-        model=lambda wc: method_model(wc.model, wc.method),
-        data=lambda wc: paths.DATA.format(dataset=_oc.general_benchmarks(config)[wc.benchmark]["dataset"],
-                                          split=_oc.general_benchmarks(config)[wc.benchmark]["split"]),
-        prompts=paths.OPENCOMPASS_PROMPTS,
+        unpack(inputs_of("general_crosscheck")),
     output:
         crosscheck=paths.CROSSCHECK,
     wildcard_constraints:

@@ -8,7 +8,7 @@ include: "training_inputs.smk"
 
 rule train_stage:
     input:
-        unpack(stage_inputs),
+        unpack(inputs_of("train_stage")),
     output:
         folder=directory(paths.STAGE_CHECKPOINT),
     wildcard_constraints:
@@ -36,9 +36,9 @@ rule train_stage:
 
 rule replace_weights:
     input:
-        unpack(replacement_inputs),
+        unpack(inputs_of("replace_weights")),
     output:
-        # stage 1 of the method, so method_model() finds it like any trained method's model
+        # stage 1 of the method, so citi.inputs.method_model finds it like any trained method's model
         folder=directory(paths.STAGE_CHECKPOINT.format(model="{model}", tool_dataset="{tool_dataset}",
                                                        method="{method}", stage=1)),
     wildcard_constraints:
@@ -60,9 +60,9 @@ rule replace_weights:
 
 rule merge_weights:
     input:
-        unpack(merge_inputs),
+        unpack(inputs_of("merge_weights")),
     output:
-        # stage 1 of the method, so method_model() finds it like any trained method's model
+        # stage 1 of the method, so citi.inputs.method_model finds it like any trained method's model
         folder=directory(paths.STAGE_CHECKPOINT.format(model="{model}", tool_dataset="{tool_dataset}",
                                                        method="{method}", stage=1)),
     wildcard_constraints:
@@ -84,7 +84,7 @@ rule merge_weights:
 
 rule router_analysis:
     input:
-        unpack(router_inputs),
+        unpack(inputs_of("router_analysis")),
     output:
         folder=directory(paths.ROUTER_ANALYSIS),
     wildcard_constraints:

@@ -4,25 +4,18 @@ Alone: python scripts/build_mixture.py --config config/config.yaml --mixture mix
 (the sampled splits it reads must exist: run `snakemake <mixture path>` or prepare_split.py first)
 """
 
-from citi import paths
+from citi import inputs as resolve, paths
 from citi.cli import run
-from citi.data.mixtures import GENERAL_TASKS, build_mixture
-from citi.data.tool_turns import mixture_tool_file
+from citi.data.mixtures import build_mixture
 
 
-def task_file(config, task):
-    ref = config["tasks"][task]
-    return paths.DATA.format(dataset=ref["dataset"], split=ref["split"])
-
-
-def main(config, mixture, data=None, manifest=None):
+def main(config, inputs, mixture, data=None, manifest=None):
     spec = config["mixtures"][mixture]
-    build_mixture(spec, mixture_tool_file(config, spec),
-                  {t: task_file(config, t) for t in GENERAL_TASKS},
+    build_mixture(spec, inputs.get("tool"), {t: f for t, f in inputs.items() if t != "tool"},
                   data or paths.MIXTURE.format(mixture=mixture),
                   manifest or paths.MIXTURE_MANIFEST.format(mixture=mixture),
                   default_seed=config["seed"])
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("mixture",), outputs=("data", "manifest"))
+    run(main, globals(), wildcards=("mixture",), outputs=("data", "manifest"), inputs=resolve.build_mixture)

@@ -6,18 +6,11 @@ in the main environment, on the model object citi.models.load gives.
 Alone: python scripts/general_crosscheck.py --config config/test.yaml --model tiny --method base --benchmark embedded_math
 """
 
-from citi import paths
+from citi import inputs as resolve, paths
 from citi.cli import run
 
 
-def model_folder(config, model, method):
-    """The base model, or the method's last stage (as rules/common.smk's method_model)."""
-    from citi.paths import final_stage_folder
-
-    return paths.MODEL.format(model=model) if method == "base" else final_stage_folder(config, model, method)
-
-
-def main(config, model, method, benchmark, crosscheck=None):
+def main(config, inputs, model, method, benchmark, crosscheck=None):
     from citi.errors import ConfigError
     from citi.evaluation.lm_eval_crosscheck import run_crosscheck
     from citi.evaluation.opencompass_config import MODEL_MAX_OUT_LEN
@@ -29,9 +22,8 @@ def main(config, model, method, benchmark, crosscheck=None):
                           f"for method '{method}'")
     spec = general_benchmarks(config)[benchmark]
     oc = config["evaluation"]["general"]["opencompass"]
-    prompt = read_json(paths.OPENCOMPASS_PROMPTS)["benchmarks"][benchmark]
-    result = run_crosscheck(benchmark, spec["kind"], paths.DATA.format(dataset=spec["dataset"], split=spec["split"]),
-                            spec["cap"], prompt, model_folder(config, model, method),
+    prompt = read_json(inputs["prompts"])["benchmarks"][benchmark]
+    result = run_crosscheck(benchmark, spec["kind"], inputs["data"], spec["cap"], prompt, inputs["model"],
                             max_gen_toks=spec["max_out_len"] or prompt["max_out_len"] or MODEL_MAX_OUT_LEN,
                             batch_size=oc["batch_size"], dtype=oc["dtype"], device="auto" if oc["num_gpus"] else "cpu")
     write_json(crosscheck or paths.CROSSCHECK.format(model=model, method=method, benchmark=benchmark),
@@ -39,4 +31,4 @@ def main(config, model, method, benchmark, crosscheck=None):
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "method", "benchmark"), outputs=("crosscheck",))
+    run(main, globals(), wildcards=("model", "method", "benchmark"), outputs=("crosscheck",), inputs=resolve.general_crosscheck)

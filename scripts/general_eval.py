@@ -5,26 +5,19 @@ The lm-eval cross-checks (scripts/general_crosscheck.py) of the benchmarks that 
 Alone: python scripts/general_eval.py --config config/test.yaml --model tiny --method base
 """
 
-from citi import paths
+from citi import inputs as resolve, paths
 from citi.cli import run
 
 
-def model_folder(config, model, method):
-    """The base model, or the method's last stage (as rules/common.smk's method_model)."""
-    from citi.paths import final_stage_folder
-
-    return paths.MODEL.format(model=model) if method == "base" else final_stage_folder(config, model, method)
-
-
-def main(config, model, method, metrics=None, work=None):
+def main(config, inputs, model, method, metrics=None, work=None):
     from citi.evaluation.opencompass_run import crosscheck_files, general_benchmarks, run_general_eval
 
     names = list(general_benchmarks(config))
     metrics = list(metrics) if metrics else [paths.METRICS.format(model=model, method=method, benchmark=n) for n in names]
-    run_general_eval(config, model, method, model_folder(config, model, method),
+    run_general_eval(config, model, method, inputs["model"],
                      work or paths.OPENCOMPASS_WORK.format(model=model, method=method), dict(zip(names, metrics)),
                      crosscheck_files(config, model, method))
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "method"), outputs=("metrics", "work"))
+    run(main, globals(), wildcards=("model", "method"), outputs=("metrics", "work"), inputs=resolve.general_eval)

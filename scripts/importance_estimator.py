@@ -5,14 +5,15 @@ Alone: python scripts/importance_estimator.py --config config/config.yaml --mode
 (the same inputs and output format as scripts/importance.py; outputs under results/importance/<model>/<estimator>/)
 """
 
+from citi import inputs as resolve
 from citi.cli import run
 
 
-def main(config, model, task, estimator, table=None, tensor=None):
+def main(config, inputs, model, task, estimator, table=None, tensor=None):
     from citi.analysis.estimators import score_task
 
-    score_task(config, model, task, estimator, table, tensor)
+    score_task(config, model, task, estimator, table, tensor, inputs=inputs)
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "task", "estimator"), outputs=("table", "tensor"))
+    run(main, globals(), wildcards=("model", "task", "estimator"), outputs=("table", "tensor"), inputs=resolve.importance)

@@ -4,19 +4,19 @@ Alone: python scripts/importance_figures.py --config config/config.yaml --model 
 (needs every task's importance CSV)
 """
 
-from citi import paths
+from citi import inputs as resolve, paths
 from citi.cli import run
 from citi.records import TASKS
 
 
-def main(config, model, folder=None):
+def main(config, inputs, model, folder=None):
     from citi.analysis.figures import write_figures
     from citi.analysis.importance import read_importance
     from citi.io import atomic_path, write_json
 
     shares = {}
-    for task in TASKS:
-        components, shares[task] = read_importance(paths.IMPORTANCE.format(model=model, task=task))
+    for task, table in zip(TASKS, inputs["tables"]):
+        components, shares[task] = read_importance(table)
     with atomic_path(folder or paths.IMPORTANCE_FIGURES.format(model=model)) as tmp:
         tmp.mkdir()
         summary = write_figures(model, components, shares, tmp)
@@ -24,4 +24,4 @@ def main(config, model, folder=None):
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model",), outputs=("folder",))
+    run(main, globals(), wildcards=("model",), outputs=("folder",), inputs=resolve.importance_tables)

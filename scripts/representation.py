@@ -9,43 +9,32 @@ the control model comes from representation.control, likewise a method or a fold
 import logging
 from pathlib import Path
 
-from citi import paths
+from citi import inputs as resolve, paths
 from citi.cli import run
 from citi.records import TASKS
 
 log = logging.getLogger("citi.representation")
 
 
-def model_folder(config, model, tool_dataset, ref):
-    """A method name -> its last stage's folder ("base" -> the base model); else a local folder."""
-    from citi.errors import ConfigError
-    from citi.sources import local_path
-
-    if ref == "base":
-        return paths.MODEL.format(model=model)
-    if ref in config.get("methods", {}):
-        stage = len(config["methods"][ref]["stages"])
-        return paths.STAGE_CHECKPOINT.format(model=model, tool_dataset=tool_dataset, method=ref, stage=stage)
-    folder = local_path(ref)
-    if not (folder / "config.json").is_file():
-        raise ConfigError(f"representation: '{ref}' is neither a configured method nor a model folder with config.json")
-    return str(folder)
-
-
-def main(config, model, tool_dataset, tuned, folder=None):
+def main(config, inputs, model, tool_dataset, tuned, folder=None):
     import torch
 
     from citi.analysis.representation import last_token_states, probes, resolve_layers
     from citi.analysis.representation_report import write_report
     from citi.data.mixtures import read_records
+    from citi.errors import ConfigError
     from citi.io import atomic_path
     from citi.models import load
 
     spec = config["representation"]
     if tuned not in config.get("methods", {}) and Path(spec["tuned"]).name == tuned:
         tuned = spec["tuned"]  # the wildcard is the configured folder's name
-    folders = {"base": paths.MODEL.format(model=model), "tuned": model_folder(config, model, tool_dataset, tuned),
-               "control": model_folder(config, model, tool_dataset, spec["control"])}
+    folders = {kind: inputs[kind] for kind in ("base", "tuned", "control")}
+    for kind in ("tuned", "control"):
+        if not (Path(folders[kind]) / "config.json").is_file():
+            raise ConfigError(f"config key 'representation.{kind}': {folders[kind]} is no model folder (no config.json); "
+                              "name a configured method or a local Hugging Face model folder")
+    data = dict(zip(TASKS, inputs["data"], strict=True))
     names = {"tuned": Path(str(tuned)).name, "control": Path(str(spec["control"])).name}
     device = "cuda" if torch.cuda.is_available() else "cpu"
     stats, texts, layers = {}, None, None
@@ -54,8 +43,7 @@ def main(config, model, tool_dataset, tuned, folder=None):
         if texts is None:  # probes come from the base model's chat template, identical for every model
             texts = {}
             for task in TASKS:
-                ref = config["tasks"][task]
-                records = read_records(paths.DATA.format(dataset=ref["dataset"], split=ref["split"]))
+                records = read_records(data[task])
                 texts[task] = probes(tok, records, spec["n_per_task"], spec["seed"])
             layers = resolve_layers(spec["pca_layers"], net.config.num_hidden_layers)
         log.info("%s model %s: %d probes per task", kind, path, spec["n_per_task"])
@@ -71,4 +59,4 @@ def main(config, model, tool_dataset, tuned, folder=None):
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "tool_dataset", "tuned"), outputs=("folder",))
+    run(main, globals(), wildcards=("model", "tool_dataset", "tuned"), outputs=("folder",), inputs=resolve.representation)

@@ -4,14 +4,15 @@ Alone: python scripts/select_components.py --config config/config.yaml --model s
 (needs every task's importance CSV: results/importance/<model>/<task>.csv)
 """
 
+from citi import inputs as resolve
 from citi.cli import run
 
 
-def main(config, model, selection, out=None):
+def main(config, inputs, model, selection, out=None):
     from citi.analysis.estimators import write_selection
 
-    write_selection(config, model, selection, None, out)
+    write_selection(config, model, selection, inputs["tables"], None, out)
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "selection"), outputs=("out",))
+    run(main, globals(), wildcards=("model", "selection"), outputs=("out",), inputs=resolve.importance_tables)

@@ -5,14 +5,15 @@ Alone: python scripts/select_estimator_components.py --config config/config.yaml
 (needs every task's CSV under results/importance/<model>/<estimator>/)
 """
 
+from citi import inputs as resolve
 from citi.cli import run
 
 
-def main(config, model, estimator, selection, out=None):
+def main(config, inputs, model, estimator, selection, out=None):
     from citi.analysis.estimators import write_selection
 
-    write_selection(config, model, selection, estimator, out)
+    write_selection(config, model, selection, inputs["tables"], estimator, out)
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "estimator", "selection"), outputs=("out",))
+    run(main, globals(), wildcards=("model", "estimator", "selection"), outputs=("out",), inputs=resolve.importance_tables)

@@ -7,11 +7,11 @@ Alone: python scripts/train_stage.py --config config/test.yaml --model tiny \
            --tool_dataset embedded_tools --method citi --stage 1
 """
 
-from citi import paths
+from citi import inputs as resolve, paths
 from citi.cli import run
 
 
-def main(config, model, tool_dataset, method, stage, folder=None):
+def main(config, inputs, model, tool_dataset, method, stage, folder=None):
     from citi.errors import ConfigError
     from citi.training.launch import job_gpus, relaunch_if_needed
     from citi.training.stage import run_stage
@@ -22,8 +22,8 @@ def main(config, model, tool_dataset, method, stage, folder=None):
     folder = folder or paths.STAGE_CHECKPOINT.format(model=model, tool_dataset=tool_dataset, method=method, stage=stage)
     gpus = job_gpus(config, globals().get("snakemake"))
     relaunch_if_needed(gpus)  # returns only when this process should train
-    run_stage(config, model, method, int(stage), folder, gpus=gpus)
+    run_stage(config, model, method, int(stage), folder, gpus=gpus, inputs=inputs)
 
 
 if __name__ == "__main__":
-    run(main, globals(), wildcards=("model", "tool_dataset", "method", "stage"), outputs=("folder",))
+    run(main, globals(), wildcards=("model", "tool_dataset", "method", "stage"), outputs=("folder",), inputs=resolve.train_stage)

@@ -20,6 +20,7 @@ import yaml
 from citi import paths
 from citi.config import check_config
 from citi.errors import ConfigError, RecordError
+from citi.inputs import stage_folder
 from citi.io import write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,7 +153,7 @@ def test_training_on_an_empty_mixture_names_it_before_creating_any_folder(tmp_pa
     mixture.parent.mkdir(parents=True)
     mixture.write_text("")
     before = sorted(p for p in tmp_path.rglob("*"))
-    folder = paths.stage_folder(config, "tiny", "ft", 1)
+    folder = stage_folder(config, "tiny", "ft", 1)
     with pytest.raises(RecordError, match=rf"{mixture}.*no records"):
         run_stage(config, "tiny", "ft", 1, folder)
     assert sorted(p for p in tmp_path.rglob("*")) == before  # no stage1.partial/, no stage folder

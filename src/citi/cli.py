@@ -4,6 +4,10 @@ A script defines ``main(config, **wildcards, **outputs)`` and ends with
 ``run(main, globals())``. Under Snakemake, wildcards and outputs come from the
 job and stdout/stderr go to the job's log; alone, they come from the command
 line and outputs default to the patterns in ``citi.paths``.
+
+A script that reads files gives ``run`` its rule's resolver (``inputs=citi.inputs.<rule>``) and
+takes ``main(config, inputs, ...)``: under Snakemake ``inputs`` is the job's ``snakemake.input``
+(name -> path, or list of paths), alone the same resolver's answer for the command line's wildcards.
 """
 
 from __future__ import annotations
@@ -21,13 +25,16 @@ from .config import load_config
 from .errors import CitiError
 
 
-def run(main: Callable, namespace: dict, wildcards: tuple[str, ...] = (), outputs: tuple[str, ...] = ()) -> None:
+def run(main: Callable, namespace: dict, wildcards: tuple[str, ...] = (), outputs: tuple[str, ...] = (),
+        inputs: Callable | None = None) -> None:
     smk = namespace.get("snakemake")
     if smk is not None:
         limit_threads(smk.threads)
         with _log_to(smk.log[0] if smk.log else None):
             kwargs = {w: smk.wildcards[w] for w in wildcards}
             kwargs.update({o: getattr(smk.output, o) for o in outputs})
+            if inputs is not None:
+                kwargs["inputs"] = job_inputs(smk.input)
             _call(main, smk.config, kwargs)
         return
     parser = argparse.ArgumentParser(description=(namespace.get("__doc__") or "").strip())
@@ -40,7 +47,33 @@ def run(main: Callable, namespace: dict, wildcards: tuple[str, ...] = (), output
     args = vars(parser.parse_args())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = load_config(args.pop("config"))
-    _call(main, config, {k: v for k, v in args.items() if v is not None})
+    kwargs = {k: v for k, v in args.items() if v is not None}
+
+    def alone(config, **kw):  # a config error while resolving inputs is reported like one in main
+        if inputs is not None:
+            kw["inputs"] = resolve_inputs(inputs, config, {w: kw[w] for w in wildcards})
+        main(config, **kw)
+
+    _call(alone, config, kwargs)
+
+
+def job_inputs(named) -> dict:
+    """Snakemake's named inputs as a plain dict: name -> path, or list of paths."""
+    return {name: value if isinstance(value, str) else [str(v) for v in value] for name, value in named.items()}
+
+
+def resolve_inputs(resolver: Callable, config: dict, wildcards: dict) -> dict:
+    """The resolver's answer for a job run alone: it takes the wildcards it names (others, such as
+    {tool_dataset}, only place the output)."""
+    import inspect
+
+    from .errors import CitiError
+
+    wanted = inspect.signature(resolver).parameters
+    try:
+        return resolver(config, **{k: v for k, v in wildcards.items() if k in wanted})
+    except KeyError as e:
+        raise CitiError(f"config key {e}: needed to resolve this job's inputs") from None
 
 
 def limit_threads(n: int) -> None:

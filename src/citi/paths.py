@@ -50,27 +50,10 @@ IMPORTANCE_FIGURES = f"{RESULTS}/figures/importance/{{model}}"  # heatmaps, jacc
 REPRESENTATION = f"{RESULTS}/representation/{{model}}/{{tool_dataset}}/{{tuned}}"
 
 # ---- training (issue 4) --------------------------------------------------------------
-# One folder per stage (1-based); the method's model is its last stage's folder.
+# One folder per stage (1-based); the method's model is its last stage's folder (citi.inputs.method_model).
 # Every folder loads with AutoModelForCausalLM.from_pretrained(path, trust_remote_code=True).
 STAGE_CHECKPOINT = f"{RESULTS}/checkpoints/{{model}}/{{tool_dataset}}/{{method}}/stage{{stage}}"
 ROUTER_ANALYSIS = f"{RESULTS}/router/{{model}}/{{tool_dataset}}/{{method}}"
-
-
-def stage_folder(config: dict, model: str, method: str, stage: int) -> str:
-    """The checkpoint folder of one training stage of a method (1-based)."""
-    return STAGE_CHECKPOINT.format(model=model, tool_dataset=config["tasks"]["tool"]["dataset"],
-                                   method=method, stage=stage)
-
-
-def final_stage_folder(config: dict, model: str, method: str) -> str:
-    """The model a method produces: its last stage (a replacement method has one, untrained)."""
-    spec = config["methods"][method]
-    return stage_folder(config, model, method, len(spec.get("stages") or [None]))
-
-
-def stage_input(config: dict, model: str, method: str, stage: int) -> str:
-    """The folder stage ``stage`` starts from: the base model, or the previous stage's checkpoint."""
-    return MODEL.format(model=model) if stage == 1 else stage_folder(config, model, method, stage - 1)
 
 
 def stage_work_dir(folder) -> str:

@@ -61,21 +61,25 @@ def output_paths(model: str, task: str, estimator: str | None = None) -> tuple[s
             paths.ESTIMATOR_IMPORTANCE_TENSOR.format(model=model, estimator=estimator, task=task))
 
 
-def score_task(config: dict, model: str, task: str, estimator: str | None = None, table=None, tensor=None) -> None:
-    """Score every component of ``model`` on ``task``'s sampled examples; write the CSV and tensor."""
+def score_task(config: dict, model: str, task: str, estimator: str | None = None, table=None, tensor=None,
+               inputs: dict | None = None) -> None:
+    """Score every component of ``model`` on ``task``'s sampled examples; write the CSV and tensor.
+    ``inputs``: the job's model and data (``citi.inputs.importance``; resolved from the config when None)."""
     import torch
 
     from ..data.mixtures import read_records
     from ..data.sampling import sample_indices
     from ..models import load
 
+    from ..inputs import importance as resolve
+
     spec = settings(config, estimator)
-    ref = config["tasks"][task]
-    data = paths.DATA.format(dataset=ref["dataset"], split=ref["split"])
+    inputs = inputs or resolve(config, model, task)
+    data = inputs["data"]
     records = read_records(data)
     records = [records[i] for i in sample_indices(len(records), spec["n_per_task"], spec["seed"])]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    net, tok = load(paths.MODEL.format(model=model), device=device)
+    net, tok = load(inputs["model"], device=device)
     log.info("%s importance of %d %s examples on %s (%s)", spec["method"], len(records), task, model, device)
     result = METHODS[spec["method"]](net, tok, records, spec)
     meta = {"model": model, "task": task, "data": data, "method": spec["method"], "estimator": estimator or "default",
@@ -86,13 +90,13 @@ def score_task(config: dict, model: str, task: str, estimator: str | None = None
     importance.write_importance(table or default_table, tensor or default_tensor, result, spec["normalisation"], meta)
 
 
-def read_tables(model: str, tasks, estimator: str | None = None) -> tuple[list, dict[str, list[float]]]:
-    """(components, task -> normalised scores) from every task's CSV, which must list the same components."""
+def read_tables(tables: dict[str, str]) -> tuple[list, dict[str, list[float]]]:
+    """(components, task -> normalised scores) from every task's CSV (task -> file), which must list the
+    same components."""
     from ..errors import RecordError
 
     components, shares = None, {}
-    for task in tasks:
-        table = output_paths(model, task, estimator)[0]
+    for task, table in tables.items():
         comps, shares[task] = importance.read_importance(table)
         if components is not None and comps != components:
             raise RecordError(f"{table}: its components differ from the other tasks' tables")
@@ -100,13 +104,15 @@ def read_tables(model: str, tasks, estimator: str | None = None) -> tuple[list, 
     return components, shares
 
 
-def write_selection(config: dict, model: str, selection: str, estimator: str | None = None, out=None) -> None:
-    """The selection file of ``selection`` ("citi", "top20", ...) from the default or a named estimator's tables."""
+def write_selection(config: dict, model: str, selection: str, tables: list[str], estimator: str | None = None,
+                    out=None) -> None:
+    """The selection file of ``selection`` ("citi", "top20", ...) from the default or a named estimator's
+    tables (one per task, in ``TASKS`` order: ``citi.inputs.importance_tables``)."""
     from ..io import write_json
     from ..records import TASKS
     from .selection import select
 
-    components, shares = read_tables(model, TASKS, estimator)
+    components, shares = read_tables(dict(zip(TASKS, tables, strict=True)))
     default = (paths.SELECTION.format(model=model, selection=selection) if estimator is None
                else paths.ESTIMATOR_SELECTION.format(model=model, estimator=estimator, selection=selection))
     chosen = select(selection, components, shares, config, model)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from .. import paths
+from ..inputs import benchmark_data
 from ..errors import ConfigError
 from ..io import dumps_record, read_json, sha256_text, write_json, write_text
 from .crosscheck import attach, crosscheck_names, opencompass_items
@@ -114,7 +115,7 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
     cache = work / "data"
     data = {}
     for name, spec in benchmarks.items():
-        split = paths.DATA.format(dataset=spec["dataset"], split=spec["split"])
+        split = benchmark_data(config, name, "evaluation.general.benchmarks")
         data[name] = write_benchmark(name, spec["kind"], split, spec["cap"], cache)
     python = opencompass_python(oc)
     version = installed_version(python)

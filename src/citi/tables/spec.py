@@ -198,11 +198,13 @@ def paper_setting(config: dict) -> dict:
 
 def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
     """(model, label, stage folders in order) of each trained method of the main table."""
+    from ..inputs import stage_folder
+
     out = []
     for row in rows(config, "main"):
         spec = config.get("methods", {}).get(row.method)
         if spec and spec.get("stages"):
-            out.append((row.model, row.label, [paths.stage_folder(config, row.model, row.method, k)
+            out.append((row.model, row.label, [stage_folder(config, row.model, row.method, k)
                                                for k in range(1, len(spec["stages"]) + 1)]))
     return out
 

@@ -22,35 +22,35 @@ from ..io import read_json, sha256_file
 from ..models import DTYPES, load, read_provenance
 from .collator import encode_records
 from .groups import adapter_parameter_ids, set_trainable
-from .methods import (method_stage, molora_settings, needed_selections, prepare_model, selection_path,
-                      stage_selection)
+from .methods import method_stage, molora_settings, needed_selections, prepare_model, stage_selection
 from .pkt import pkt_settings
 
 log = logging.getLogger("citi.training")
-
-
-def selection_files(config: dict, model: str, method: str) -> dict[str, str]:
-    spec = config["methods"][method]
-    return {name: selection_path(model, name, spec) for name in needed_selections(method, spec)}
 
 
 def half_precision_on_gpu(config: dict, gpus: int) -> bool:
     return torch.cuda.is_available() and gpus > 0 and config["training"]["precision"] != "fp32"
 
 
-def run_stage(config: dict, model: str, method: str, stage: int, folder: str | Path, gpus: int = 0) -> dict | None:
-    """Train ``method``'s 1-based ``stage`` for ``model`` into ``folder``; return its provenance (main process)."""
+def run_stage(config: dict, model: str, method: str, stage: int, folder: str | Path, gpus: int = 0,
+              inputs: dict | None = None) -> dict | None:
+    """Train ``method``'s 1-based ``stage`` for ``model`` into ``folder``; return its provenance (main process).
+    ``inputs``: the folder it starts from, its mixture and selection files (``citi.inputs.train_stage``;
+    resolved from the config when None)."""
     from transformers import set_seed
 
+    from ..inputs import train_stage as resolve
+
     spec, stage_spec = method_stage(config, method, stage)
+    inputs = inputs or resolve(config, model, method, stage)
     folder = Path(folder)
     # read first: an empty mixture fails here, before the model loads and before any folder is made
-    mixture = paths.MIXTURE.format(mixture=spec["mixture"])
+    mixture = inputs["mixture"]
     records = read_records(mixture)
     if not records:
         raise RecordError(f"{mixture}: no records (mixture '{spec['mixture']}' of methods.{method}); "
                           f"a training stage needs at least one: check the tool data and the mixture's settings")
-    sel_files = selection_files(config, model, method)
+    sel_files = dict(zip(needed_selections(method, spec), inputs["selection"], strict=True))
     selection = stage_selection(method, spec, {n: read_json(p) for n, p in sel_files.items()})
     save_dtype = config["models"][model].get("dtype", "float32")
     half = half_precision_on_gpu(config, gpus)
@@ -58,7 +58,7 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
     load_dtype = save_dtype if half else "float32"
 
     set_seed(config["training"]["seed"])  # adapter initialisation is part of the seeded run
-    source = paths.stage_input(config, model, method, stage)
+    source = inputs["start"]
     net, tokenizer = load(source, dtype=load_dtype)
     net.train()
     net = prepare_model(net, config, method, stage, selection)

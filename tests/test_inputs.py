@@ -1,0 +1,119 @@
+"""One input resolver (issue 23): citi.inputs answers "which files does this job read" for the rules
+and for the scripts run alone; cli.run hands a job's snakemake.input to its script; no path rule is
+defined twice."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from citi import inputs, paths
+from citi.cli import job_inputs, resolve_inputs, run
+from citi.config import load_config
+from citi.errors import ConfigError
+from citi.records import TASKS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def config():
+    return load_config(REPO / "config" / "test.yaml")
+
+
+def checkpoint(method: str, stage: int) -> str:
+    return f"results/checkpoints/tiny/embedded_tools/{method}/stage{stage}"
+
+
+def test_a_method_model_is_its_last_stage_and_a_model_built_without_training_is_stage_1(config):
+    assert inputs.method_model(config, "tiny", "base") == "results/models/tiny"
+    assert inputs.method_model(config, "tiny", "citi") == checkpoint("citi", 3)
+    assert inputs.method_model(config, "tiny", "replace_top20") == checkpoint("replace_top20", 1)
+    with pytest.raises(ConfigError, match="no method 'nope'"):
+        inputs.method_model(config, "tiny", "nope")
+
+
+def test_a_stage_starts_from_base_then_from_the_stage_before(config):
+    first, third = (inputs.train_stage(config, "tiny", "citi", k) for k in (1, 3))
+    assert first["start"] == "results/models/tiny" and third["start"] == checkpoint("citi", 2)
+    assert third["mixture"] == "results/mixtures/mixed.jsonl" and third["selection"] == ["results/selection/tiny/citi.json"]
+    with pytest.raises(ConfigError, match="has 3 stage"):
+        inputs.train_stage(config, "tiny", "citi", 4)
+
+
+def test_the_representation_of_a_replacement_method_resolves(config):
+    """representation.py once took len(spec["stages"]): a KeyError for a replace_from method."""
+    config["representation"]["tuned"] = "replace_top20"
+    got = inputs.representation(config, "tiny", "replace_top20")
+    assert got["tuned"] == checkpoint("replace_top20", 1) and got["base"] == "results/models/tiny"
+    assert got["data"] == [inputs.task_data(config, t) for t in TASKS]
+    with pytest.raises(ConfigError, match="representation.tuned"):
+        inputs.representation(config, "tiny", "elsewhere")
+
+
+def test_scoring_declares_the_raw_source_it_reads(config, tmp_path):
+    bench = next(iter(config["evaluation"]["benchmarks"]))
+    dataset = config["evaluation"]["benchmarks"][bench]["dataset"]
+    assert inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [paths.EMBEDDED_ROOT]  # generated data
+    config["datasets"][dataset]["source"] = str(tmp_path)
+    assert inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [str(tmp_path)]
+
+
+class FakeInput(dict):
+    """snakemake.input's named part as a Namedlist exposes it: items() of name -> str or list."""
+
+
+def test_run_hands_snakemake_input_to_main_and_resolves_it_alone(config, tmp_path, monkeypatch):
+    seen = {}
+
+    def main(config, inputs, model, method):
+        seen.update(inputs=inputs, model=model, method=method)
+
+    smk = SimpleNamespace(threads=1, log=[str(tmp_path / "job.log")], config=config,
+                          wildcards={"model": "tiny", "method": "ft"}, output=SimpleNamespace(),
+                          input=FakeInput(model="x/model", data=["a.jsonl", "b.jsonl"]))
+    run(main, {"snakemake": smk}, wildcards=("model", "method"), inputs=inputs.router_analysis)
+    assert seen["inputs"] == {"model": "x/model", "data": ["a.jsonl", "b.jsonl"]}  # the job's, not re-resolved
+    monkeypatch.setattr("sys.argv", ["x", "--config", str(REPO / "config" / "test.yaml"), "--model", "tiny",
+                                     "--method", "citi"])
+    run(main, {}, wildcards=("model", "method"), inputs=inputs.router_analysis)
+    assert seen["inputs"]["model"] == checkpoint("citi", 3)
+    assert job_inputs(FakeInput(a="p", b=("q", "r"))) == {"a": "p", "b": ["q", "r"]}
+    # the resolver takes only the wildcards it names ({tool_dataset} only places an output)
+    assert resolve_inputs(inputs.merge_weights, {**config, "methods": {"m": {"merge": {}}, **config["methods"]}},
+                          {"model": "tiny", "tool_dataset": "embedded_tools", "method": "m"})["tuned"] == checkpoint("ft", 1)
+
+
+# ---- no path rule defined twice -----------------------------------------------------------------
+
+SOURCES = [*(REPO / "src" / "citi").rglob("*.py"), *(REPO / "scripts").glob("*.py"), *(REPO / "rules").glob("*.smk"),
+           REPO / "Snakefile"]
+
+
+def occurrences(pattern: str) -> list[str]:
+    out = []
+    for path in SOURCES:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(pattern, line):
+                out.append(f"{path.relative_to(REPO)}:{number}")
+    return out
+
+
+@pytest.mark.parametrize("what, pattern, allowed", [
+    ("a method's model folder", r"def (method_model|model_folder|final_stage_folder|stage_checkpoint|representation_ref)\b",
+     ["src/citi/inputs.py"]),
+    ("a method's stage count", r'len\(config\["methods"\]', ["src/citi/inputs.py"]),
+    ("a stage's start", r"def (stage_input|stage_start)\b", ["src/citi/inputs.py"]),
+    ("a task's split", r"def (task_data|task_file)\b", ["src/citi/inputs.py"]),
+    ("a benchmark's split", r"def benchmark_data\b", ["src/citi/inputs.py"]),
+    ("a dataset's source", r"def (dataset_input|dataset_source)\b", ["src/citi/inputs.py"]),
+    ("a config hash", r"def \w*config_hash\b", ["src/citi/config.py"]),
+    ("a rule's inputs in .smk", r"def \w+_inputs\(wildcards\)", []),
+])
+def test_no_path_rule_is_defined_twice(what, pattern, allowed):
+    found = occurrences(pattern)
+    assert all(any(f.startswith(a + ":") for a in allowed) for f in found), f"{what} defined outside {allowed}: {found}"
+    assert found or not allowed, f"{what}: the pattern finds not even its one home; fix the test"
