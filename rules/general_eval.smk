@@ -4,9 +4,9 @@
 # GSM8K-like benchmarks can be scored a second time by lm-eval in the main environment
 # (evaluation.general.crosscheck): same items, the chat turns OpenCompass renders
 # (opencompass_prompts), and the general_eval run joins both figures and flags a gap.
-# Helpers live in citi.evaluation.opencompass_run (snakemake's lint wants no defs beside rules).
+# Helpers live in citi.evaluation.opencompass.run (snakemake's lint wants no defs beside rules).
 
-from citi.evaluation import opencompass_run as _oc
+from citi.evaluation.opencompass import run as _oc
 
 general_eval_targets = lambda: _oc.general_eval_targets(config)
 _crosschecked = _oc.crosscheck_names(_oc.general_benchmarks(config), config["evaluation"]["general"])

@@ -12,9 +12,9 @@ from citi.cli import run
 
 def main(config, inputs, model, method, benchmark, crosscheck=None):
     from citi.errors import ConfigError
-    from citi.evaluation.lm_eval_crosscheck import run_crosscheck
-    from citi.evaluation.opencompass_config import MODEL_MAX_OUT_LEN
-    from citi.evaluation.opencompass_run import crosscheck_files, general_benchmarks
+    from citi.evaluation.opencompass.lm_eval import run_crosscheck
+    from citi.evaluation.opencompass.config import MODEL_MAX_OUT_LEN
+    from citi.evaluation.opencompass.run import crosscheck_files, general_benchmarks
     from citi.io import read_json, write_json
 
     if benchmark not in crosscheck_files(config, model, method):

@@ -10,7 +10,7 @@ from citi.cli import run
 
 
 def main(config, inputs, model, method, metrics=None, work=None):
-    from citi.evaluation.opencompass_run import crosscheck_files, general_benchmarks, run_general_eval
+    from citi.evaluation.opencompass.run import crosscheck_files, general_benchmarks, run_general_eval
 
     names = list(general_benchmarks(config))
     metrics = list(metrics) if metrics else [paths.METRICS.format(model=model, method=method, benchmark=n) for n in names]

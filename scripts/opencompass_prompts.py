@@ -10,9 +10,9 @@ from citi.cli import run
 
 
 def main(config, prompts=None):
-    from citi.evaluation.opencompass_process import chat_prompts, installed_version
-    from citi.evaluation.crosscheck import crosscheck_names
-    from citi.evaluation.opencompass_run import general_benchmarks, opencompass_python
+    from citi.evaluation.opencompass.process import chat_prompts, installed_version
+    from citi.evaluation.opencompass.crosscheck import crosscheck_names
+    from citi.evaluation.opencompass.run import general_benchmarks, opencompass_python
     from citi.io import write_json
 
     general = general_benchmarks(config)

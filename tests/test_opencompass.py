@@ -15,11 +15,11 @@ import pytest
 import torch
 import yaml
 
-from citi.evaluation.crosscheck import attach, crosscheck_names, prompt_sha256
-from citi.evaluation.opencompass_config import check_templates
-from citi.evaluation.opencompass_process import _Log
-from citi.evaluation.opencompass_run import opencompass_python
-from citi.evaluation.opencompass_summary import OpenCompassError, read_item_scores, read_summary
+from citi.evaluation.opencompass.crosscheck import attach, crosscheck_names, prompt_sha256
+from citi.evaluation.opencompass.config import check_templates
+from citi.evaluation.opencompass.process import _Log
+from citi.evaluation.opencompass.run import opencompass_python
+from citi.evaluation.opencompass.summary import OpenCompassError, read_item_scores, read_summary
 from citi.evaluation.sandbox import Limits, humaneval_program, run_python
 from citi.errors import ConfigError, RecordError
 from citi.io import read_jsonl, write_json, write_jsonl
@@ -322,8 +322,8 @@ def math_records(n):
 
 
 def test_lm_eval_scores_the_capped_items_on_the_turns_it_is_given(tiny_model_dir, tmp_path):
-    from citi.evaluation.lm_eval_crosscheck import LAST_NUMBER, run_crosscheck
-    from citi.evaluation.opencompass_templates import PLACEHOLDER
+    from citi.evaluation.opencompass.lm_eval import LAST_NUMBER, run_crosscheck
+    from citi.evaluation.opencompass.templates import PLACEHOLDER
 
     split = tmp_path / "test.jsonl"
     write_jsonl(split, math_records(4))
@@ -370,7 +370,7 @@ def test_the_log_excerpt_keeps_the_end_and_the_error_lines_before_it():
 @pytest.mark.slow
 def test_a_failing_opencompass_task_surfaces_its_own_log_tail(oc_python, tiny_model_dir, tmp_path, monkeypatch,
                                                                capsys):
-    from citi.evaluation.opencompass_run import run_general_eval
+    from citi.evaluation.opencompass.run import run_general_eval
 
     broken = tmp_path / "broken"  # a folder the OpenCompass env cannot read: the task fails inside OpenCompass
     shutil.copytree(tiny_model_dir, broken)
@@ -409,7 +409,7 @@ def real_math_mbpp(shared_data, tmp_path, monkeypatch) -> dict:
 
 @pytest.mark.slow
 def test_capped_real_math_and_mbpp_load_whole_and_score_in_opencompass(oc_python, real_math_mbpp, tmp_path):
-    from citi.evaluation.opencompass_data import write_benchmark
+    from citi.evaluation.opencompass.data import write_benchmark
 
     math, mbpp = (write_benchmark(name, name, f"results/data/{name}/test.jsonl", 2, tmp_path / "cache")
                   for name in OPTIONS)
@@ -441,7 +441,7 @@ def test_capped_real_math_and_mbpp_load_whole_and_score_in_opencompass(oc_python
 
 @pytest.mark.slow
 def test_a_capped_math_and_mbpp_run_scores_every_item(oc_python, real_math_mbpp, tiny_model_dir, tmp_path):
-    from citi.evaluation.opencompass_run import run_general_eval
+    from citi.evaluation.opencompass.run import run_general_eval
 
     benchmarks = {name: {"kind": name, "dataset": name, "split": "test", "template": template, "shots": shots,
                          "cap": 2, "max_out_len": 4} for name, (template, shots) in OPTIONS.items()}

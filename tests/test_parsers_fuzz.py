@@ -168,7 +168,7 @@ def _opencompass_answers():
     """short_answer and normalise_answer. Their module imports OpenCompass, which only its own
     environment has; elsewhere stand-ins take its imports' place while the module loads (the
     two functions use only the stdlib), and sys.modules is restored after."""
-    name = "citi.evaluation.opencompass_plugins"
+    name = "citi.evaluation.opencompass.plugins"
     if importlib.util.find_spec("opencompass") is not None:
         plugins = importlib.import_module(name)
         return plugins.short_answer, plugins.normalise_answer

@@ -191,7 +191,7 @@ def score_predictions(config: dict, model: str, method: str, benchmark: str) -> 
 
 def general_eval(config: dict, model: str, method: str) -> dict:
     """One OpenCompass run: the model, every general benchmark's split, and the lm-eval cross-checks it joins in."""
-    from .evaluation.opencompass_run import crosscheck_files, general_benchmarks
+    from .evaluation.opencompass.run import crosscheck_files, general_benchmarks
 
     section = "evaluation.general.benchmarks"
     return {"model": method_model(config, model, method),

@@ -14,8 +14,8 @@ import sys
 from opencompass.datasets import MATHDataset
 from opencompass.evaluator import MATHVerifyEvaluator
 
-from citi.evaluation.opencompass_plugins import CitiJsonlDataset, SandboxMBPPEvaluator
-from citi.evaluation.opencompass_templates import describe
+from citi.evaluation.opencompass.plugins import CitiJsonlDataset, SandboxMBPPEvaluator
+from citi.evaluation.opencompass.templates import describe
 
 
 def without_details(score: dict) -> dict:

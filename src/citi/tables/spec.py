@@ -149,7 +149,7 @@ def not_evaluated(config: dict, row: Row, column: Column) -> bool:
 
 def evaluated_methods(config: dict, benchmark: str) -> list[str]:
     """The methods ('base' included) the config evaluates a benchmark for."""
-    from ..evaluation.opencompass_run import general_methods
+    from ..evaluation.opencompass.run import general_methods
 
     ev = config.get("evaluation", {})
     if benchmark in ev.get("general", {}).get("benchmarks", {}):

@@ -1,7 +1,7 @@
 """The lm-eval cross-check of GSM8K-like general benchmarks: which get one, their turns, the merge.
 
 OpenCompass gives the reported ``accuracy``; lm-eval (run in the main env on the
-same capped items with the same in-context turns, citi.evaluation.lm_eval_crosscheck)
+same capped items with the same in-context turns, citi.evaluation.opencompass.lm_eval)
 gives a second figure. The OpenCompass rule joins the two in the benchmark's
 metrics.json and flags a gap larger than ``evaluation.general.crosscheck.gap_points``,
 so the tables and the report can mark the number as something to explain.
@@ -15,8 +15,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..errors import ConfigError, RecordError
-from .opencompass_templates import PLACEHOLDER
+from ...errors import ConfigError, RecordError
+from .templates import PLACEHOLDER
 
 # kinds scored by the final number of a worked answer, as GSM8K
 CROSSCHECK_KINDS = ("gsm8k", "embedded_math")
@@ -42,7 +42,7 @@ def crosscheck_names(benchmarks: dict, general: dict) -> list[str]:
 
 
 def fill(messages: list[dict], row: dict, columns: list[str]) -> list[dict]:
-    """The rendered turns (opencompass_templates.chat_prompt) with one item's columns in place."""
+    """The rendered turns (templates.chat_prompt) with one item's columns in place."""
     out = []
     for m in messages:
         content = m["content"]

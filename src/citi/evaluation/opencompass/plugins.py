@@ -1,6 +1,6 @@
 """Our dataset loader and evaluators, imported by OpenCompass inside its own environment.
 
-The generated OpenCompass configs (citi.evaluation.opencompass_config) refer to
+The generated OpenCompass configs (citi.evaluation.opencompass.config) refer to
 these classes by module path; OpenCompass rebuilds them in its task
 subprocesses, with src/ on PYTHONPATH. Only the standard library, OpenCompass
 and the stdlib-only citi modules (sandbox, synthetic.general) are imported here.
@@ -24,7 +24,7 @@ from citi.evaluation.sandbox import Limits, humaneval_program, run_python
 
 @LOAD_DATASET.register_module()
 class CitiJsonlDataset(BaseDataset):
-    """A JSONL file of flat rows written by citi.evaluation.opencompass_data; one split, ``test``."""
+    """A JSONL file of flat rows written by citi.evaluation.opencompass.data; one split, ``test``."""
 
     @staticmethod
     def load(path: str):

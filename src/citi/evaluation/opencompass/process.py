@@ -20,10 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .opencompass_config import CITI_TEMPLATE
-from .opencompass_summary import OpenCompassError
+from .config import CITI_TEMPLATE
+from .summary import OpenCompassError
 
-SRC = Path(__file__).resolve().parents[2]
+SRC = Path(__file__).resolve().parents[3]
 ERROR_LINE = re.compile(r"error|exception|traceback|fail", re.IGNORECASE)
 TAIL_LINES = 40
 
@@ -46,7 +46,7 @@ def env(cache: Path | None = None) -> dict:
 
 
 def installed_version(python: str) -> str:
-    from ..errors import ConfigError
+    from ...errors import ConfigError
 
     proc = subprocess.run([python, "-c", "import importlib.metadata as m; print(m.version('opencompass'))"],
                           capture_output=True, text=True)
@@ -56,7 +56,7 @@ def installed_version(python: str) -> str:
 
 
 def _templates_module(python: str, args: list[str], what: str) -> dict:
-    proc = subprocess.run([python, "-m", "citi.evaluation.opencompass_templates", *args], env=env(),
+    proc = subprocess.run([python, "-m", "citi.evaluation.opencompass.templates", *args], env=env(),
                           capture_output=True, text=True)
     if proc.returncode != 0:
         raise OpenCompassError(f"{what} failed: {proc.stderr.strip()[-800:]}")
@@ -64,7 +64,7 @@ def _templates_module(python: str, args: list[str], what: str) -> dict:
 
 
 def describe_templates(python: str, benchmarks: dict) -> dict:
-    """opencompass_templates' description of every OpenCompass template the benchmarks name."""
+    """templates' description of every OpenCompass template the benchmarks name."""
     modules = sorted({b["template"] for b in benchmarks.values() if b["template"] != CITI_TEMPLATE})
     if not modules:
         return {}
@@ -72,7 +72,7 @@ def describe_templates(python: str, benchmarks: dict) -> dict:
 
 
 def chat_prompts(python: str, benchmarks: dict) -> dict:
-    """name -> the chat turns OpenCompass renders for the benchmark (opencompass_templates.chat_prompt)."""
+    """name -> the chat turns OpenCompass renders for the benchmark (templates.chat_prompt)."""
     names = {name: (f"citi:{b['kind']}" if b["template"] == CITI_TEMPLATE else b["template"])
              for name, b in benchmarks.items()}
     if not names:

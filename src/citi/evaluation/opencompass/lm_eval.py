@@ -1,9 +1,9 @@
 """Score a GSM8K-like benchmark a second time with lm-eval, in process, on OpenCompass's items and turns.
 
 The task is built here from our prepared split (never from the hub): the same
-first ``cap`` records OpenCompass gets (citi.evaluation.opencompass_data), and as
+first ``cap`` records OpenCompass gets (citi.evaluation.opencompass.data), and as
 in-context examples the user/assistant turns OpenCompass's template renders
-(opencompass_templates.chat_prompt), replayed by lm-eval as a multi-turn chat
+(templates.chat_prompt), replayed by lm-eval as a multi-turn chat
 through the model's chat template. lm-eval's HFLM wraps the model object we load;
 generation is greedy and stops at "Question:" (where OpenCompass's GSM8K
 post-processing cuts). The answer is lm-eval's regex filter (the last number)
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..data.adapters.gsm8k import final_answer
-from ..errors import CitiError
-from ..io import read_jsonl
+from ...data.adapters.gsm8k import final_answer
+from ...errors import CitiError
+from ...io import read_jsonl
 from .crosscheck import STOP, fill, prompt_sha256, split_turns
-from .opencompass_data import ROWS
+from .data import ROWS
 
 LAST_NUMBER = r"(-?\d[\d,]*(?:\.\d+)?)"
 SHOTS_SPLIT = "shots"
@@ -57,7 +57,7 @@ def run_crosscheck(name: str, kind: str, split_file: str | Path, cap: int | None
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from ..models import load
+    from ...models import load
 
     records = read_jsonl(split_file)[:cap] if cap else read_jsonl(split_file)
     rows = [ROWS[kind](rec, f"{split_file}: record {rec.get('id', i)}") for i, rec in enumerate(records)]

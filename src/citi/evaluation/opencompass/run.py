@@ -3,7 +3,7 @@
 OpenCompass lives in its own environment (transformers 4.x, numpy 1.x). This
 module runs in either environment (standard library and citi only) and starts
 OpenCompass with the interpreter ``opencompass_python`` finds
-(citi.evaluation.opencompass_process). The lm-eval cross-checks of GSM8K-like
+(citi.evaluation.opencompass.process). The lm-eval cross-checks of GSM8K-like
 benchmarks, run before it in the main env, are joined into their metrics here.
 Each metrics file carries ``item_scores`` (one score per item, for the tables' confidence
 intervals), read from OpenCompass's per-item details.
@@ -17,18 +17,18 @@ import shutil
 import sys
 from pathlib import Path
 
-from .. import paths
-from ..inputs import benchmark_data
-from ..errors import ConfigError
-from ..io import dumps_record, read_json, sha256_text, write_json, write_text
+from ... import paths
+from ...inputs import benchmark_data
+from ...errors import ConfigError
+from ...io import dumps_record, read_json, sha256_text, write_json, write_text
 from .crosscheck import attach, crosscheck_names, opencompass_items
-from .opencompass_config import render
-from .opencompass_data import write_benchmark
-from .opencompass_process import (describe_templates, failure_message, installed_version, outputs_dir,
+from .config import render
+from .data import write_benchmark
+from .process import (describe_templates, failure_message, installed_version, outputs_dir,
                                   run_opencompass)
-from .opencompass_summary import OpenCompassError, find_summary, read_item_scores, read_summary, results_file
+from .summary import OpenCompassError, find_summary, read_item_scores, read_summary, results_file
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 
 def general_benchmarks(config: dict) -> dict:
@@ -102,7 +102,7 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
 
     A file's ``metrics`` are the summary's numbers under our names; its ``item_scores`` give each
     item (ids as ``item_ids``) 0 or 100 for the metrics that are a mean over items (accuracy, pass@1),
-    from OpenCompass's per-item details (opencompass_summary.read_item_scores); others, such as
+    from OpenCompass's per-item details (summary.read_item_scores); others, such as
     constraint_accuracy, have none. ``crosschecks``: benchmark name -> the lm-eval cross-check file
     to join into its metrics (with its items' results as crosscheck_lm_eval_accuracy's item scores).
     """
@@ -124,7 +124,7 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
                           f"{python} has OpenCompass {version}")
     described = describe_templates(python, benchmarks)
     abbr = f"{model}_{method}"
-    config_path = work / "opencompass_config.py"
+    config_path = work / "config.py"
     text = render(abbr, str(Path(model_dir).resolve()), benchmarks, {n: d["path"] for n, d in data.items()},
                   oc, described)
     write_text(config_path, text)

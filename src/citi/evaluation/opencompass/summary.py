@@ -19,7 +19,7 @@ import csv
 import json
 from pathlib import Path
 
-from ..errors import CitiError
+from ...errors import CitiError
 
 # OpenCompass's metric names -> ours, per benchmark kind (ours are what the tables read)
 RENAME = {"triviaqa": {"score": "accuracy"}, "humaneval": {"humaneval_pass@1": "pass@1"}, "mbpp": {"score": "pass@1"}}

@@ -23,8 +23,8 @@ import csv
 import json
 from pathlib import Path
 
-from ..errors import RecordError
-from ..io import read_jsonl, write_json, write_jsonl
+from ...errors import RecordError
+from ...io import read_jsonl, write_json, write_jsonl
 
 
 def _turns(rec: dict, where: str) -> tuple[str, str]:

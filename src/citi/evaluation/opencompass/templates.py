@@ -1,7 +1,7 @@
 """Describe OpenCompass dataset configs and the chat prompts they produce (run in the OpenCompass env).
 
-    python -m citi.evaluation.opencompass_templates gsm8k.gsm8k_gen_1d7fe4 ...
-    python -m citi.evaluation.opencompass_templates --prompts '{"gsm8k": "gsm8k.gsm8k_gen_1d7fe4"}'
+    python -m citi.evaluation.opencompass.templates gsm8k.gsm8k_gen_1d7fe4 ...
+    python -m citi.evaluation.opencompass.templates --prompts '{"gsm8k": "gsm8k.gsm8k_gen_1d7fe4"}'
 
 The first form prints, per module under ``opencompass.configs.datasets``: the
 name of its ``*_datasets`` list, its number of in-context examples, and a hash
@@ -10,9 +10,9 @@ of its prompt, so our config's recorded shot count is checked against the templa
 The second prints, per benchmark, the chat messages OpenCompass sends for one
 item (the in-context turns and the question turn), rendered by OpenCompass's own
 prompt template and template parser, with each input column left as a
-placeholder (``PLACEHOLDER``). The lm-eval cross-check (citi.evaluation.lm_eval_crosscheck)
+placeholder (``PLACEHOLDER``). The lm-eval cross-check (citi.evaluation.opencompass.lm_eval)
 fills them, so both engines see the same turns. ``citi:<kind>`` names the
-project's own prompt (citi.evaluation.opencompass_config.CITI_DATASETS).
+project's own prompt (citi.evaluation.opencompass.config.CITI_DATASETS).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def describe(module: str) -> dict:
 
 
 def _citi_infer_cfg(kind: str) -> tuple[dict, list[str]]:
-    from citi.evaluation.opencompass_config import CITI_DATASETS
+    from citi.evaluation.opencompass.config import CITI_DATASETS
 
     spec = CITI_DATASETS[kind]
     infer = {"prompt_template": {"template": {"round": [{"role": "HUMAN", "prompt": spec["prompt"]}]}},
