@@ -26,9 +26,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from citi import paths  # noqa: E402
-from citi.analysis.encoding import encode  # noqa: E402
-from citi.analysis import ablation  # noqa: E402
-from citi.analysis.importance import pad_batch, score_records  # noqa: E402
+from citi.importance.encoding import encode  # noqa: E402
+from citi.importance import ablation  # noqa: E402
+from citi.importance.taylor import pad_batch, score_records  # noqa: E402
 from citi.config import load_config  # noqa: E402
 from citi.io import write_json  # noqa: E402
 from citi.models import load, materialize  # noqa: E402
@@ -93,7 +93,7 @@ def main() -> int:
     print(f"training forward+backward: {train:.0f} tokens/s", flush=True)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # the importance and training runs above
-    # the measured zeroing effect: exact zero ablation with layer reuse (citi.analysis.ablation) on the first
+    # the measured zeroing effect: exact zero ablation with layer reuse (citi.importance.ablation) on the first
     # --zeroing-n examples, against the Taylor scores of the same examples
     k = min(args.zeroing_n, args.n)
     start = time.perf_counter()

@@ -36,11 +36,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from citi import paths  # noqa: E402
-from citi.analysis import ablation, importance, integrated, local  # noqa: E402
-from citi.analysis.components import list_components  # noqa: E402
-from citi.analysis.encoding import encode  # noqa: E402
-from citi.analysis.forward import LayerInputs, full_forward, replaced, run_from  # noqa: E402
-from citi.analysis.selection import select  # noqa: E402
+from citi.importance import ablation, integrated, local, taylor as importance  # noqa: E402
+from citi.importance.components import list_components  # noqa: E402
+from citi.importance.encoding import encode  # noqa: E402
+from citi.importance.forward import LayerInputs, full_forward, replaced, run_from  # noqa: E402
+from citi.importance.selection import select  # noqa: E402
 from citi.config import load_config  # noqa: E402
 from citi.data.mixtures import GENERAL_TASKS, read_records  # noqa: E402
 from citi.io import write_json  # noqa: E402

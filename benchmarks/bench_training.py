@@ -40,7 +40,7 @@ VARIANTS = {"ft": ("ft", 1), "lora": ("lora", 1), "citi_rp": ("citi", 1), "citi_
 
 def selection_for(model) -> dict:
     """A fixed 20% MOLoRA set and 10% unfrozen set (speed does not depend on which modules)."""
-    from citi.analysis.components import list_components
+    from citi.importance.components import list_components
 
     names = [full for _, _, full in list_components(model)]
     return {"molora": names[::5], "unfrozen": names[2::10]}
@@ -54,7 +54,7 @@ def measure(variant: str, model_dir: str, mixture: str, steps: int, device: str)
     from citi.models import load
     from citi.training.collator import Collator, encode_records, pad_id
     from citi.training.groups import set_trainable
-    from citi.training.methods import method_stage, prepare_model
+    from citi.training.adapters import method_stage, prepare_model
 
     config = load_config(REPO / "config" / "config.yaml")
     method, stage = VARIANTS[variant]

@@ -9,7 +9,7 @@ from citi.cli import run
 
 
 def main(config, inputs, model, task, table=None, tensor=None):
-    from citi.analysis.estimators import score_task
+    from citi.importance.estimators import score_task
 
     score_task(config, model, task, None, table, tensor, inputs=inputs)
 

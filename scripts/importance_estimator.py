@@ -10,7 +10,7 @@ from citi.cli import run
 
 
 def main(config, inputs, model, task, estimator, table=None, tensor=None):
-    from citi.analysis.estimators import score_task
+    from citi.importance.estimators import score_task
 
     score_task(config, model, task, estimator, table, tensor, inputs=inputs)
 

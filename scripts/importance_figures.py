@@ -10,8 +10,8 @@ from citi.records import TASKS
 
 
 def main(config, inputs, model, folder=None):
-    from citi.analysis.figures import write_figures
-    from citi.analysis.importance import read_importance
+    from citi.importance.figures import write_figures
+    from citi.importance.taylor import read_importance
     from citi.io import atomic_path, write_json
 
     shares = {}

@@ -19,8 +19,8 @@ log = logging.getLogger("citi.representation")
 def main(config, inputs, model, tool_dataset, tuned, folder=None):
     import torch
 
-    from citi.analysis.representation import last_token_states, probes, resolve_layers
-    from citi.analysis.representation_report import write_report
+    from citi.representation.shifts import last_token_states, probes, resolve_layers
+    from citi.representation.report import write_report
     from citi.data.mixtures import read_records
     from citi.errors import ConfigError
     from citi.io import atomic_path

@@ -9,7 +9,7 @@ from citi.cli import run
 
 
 def main(config, inputs, model, selection, out=None):
-    from citi.analysis.estimators import write_selection
+    from citi.importance.estimators import write_selection
 
     write_selection(config, model, selection, inputs["tables"], None, out)
 

@@ -10,7 +10,7 @@ from citi.cli import run
 
 
 def main(config, inputs, model, estimator, selection, out=None):
-    from citi.analysis.estimators import write_selection
+    from citi.importance.estimators import write_selection
 
     write_selection(config, model, selection, inputs["tables"], estimator, out)
 

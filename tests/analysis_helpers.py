@@ -6,8 +6,8 @@ import random
 
 import torch
 
-from citi.analysis.encoding import encode
-from citi.analysis.importance import pad_batch
+from citi.importance.encoding import encode
+from citi.importance.taylor import pad_batch
 
 TASKS = ("instruct", "math", "code", "knowledge", "tool")
 

@@ -285,7 +285,7 @@ def test_triviaqa_column_says_which_set_it_scores(backbone, tool):
 
 @pytest.mark.parametrize("backbone, tool", PAPER, ids=PAPER_IDS)
 def test_phi3_unfrozen_count_is_truncated_as_the_authors(backbone, tool):
-    from citi.analysis.selection import set_size
+    from citi.importance.selection import set_size
 
     spec = paper(backbone, tool)["selection"]
     n = 128 if backbone.startswith("phi-3") else 224  # Phi-3: 4 fused modules x 32 layers; else 7 x 32

@@ -8,10 +8,10 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from citi.analysis import importance
-from citi.analysis.components import list_components
-from citi.analysis.encoding import encode
-from citi.analysis.importance import normalise, score_records
+from citi.importance import taylor as importance  # the paper's score
+from citi.importance.components import list_components
+from citi.importance.encoding import encode
+from citi.importance.taylor import normalise, score_records
 from citi.models import load
 
 from analysis_helpers import make_records, train_briefly

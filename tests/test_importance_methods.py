@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from citi.analysis import ablation, integrated, local
-from citi.analysis.components import list_components
-from citi.analysis.encoding import encode
-from citi.analysis.forward import LayerInputs
-from citi.analysis.importance import batched
+from citi.importance import ablation, integrated, local
+from citi.importance.components import list_components
+from citi.importance.encoding import encode
+from citi.importance.forward import LayerInputs
+from citi.importance.taylor import batched
 from citi.models import load
 
 from analysis_helpers import make_records
@@ -187,11 +187,11 @@ def test_batch_size_and_padding_change_no_score(setup, method):
 def test_named_estimators_reach_selection_training_and_the_ablation_table():
     from pathlib import Path
 
-    from citi.analysis.estimators import output_paths, settings
+    from citi.importance.estimators import output_paths, settings
     from citi.config import check_config, load_config
     from citi.errors import ConfigError
     from citi.tables.spec import rows
-    from citi.training.methods import selection_path
+    from citi.importance.selection import selection_path
 
     config = load_config(Path(__file__).resolve().parents[1] / "config/test.yaml")
     named = settings(config, "ablation_zero")
@@ -212,7 +212,7 @@ def test_named_estimators_reach_selection_training_and_the_ablation_table():
 
 
 def test_selection_takes_signed_scores():
-    from citi.analysis.selection import select
+    from citi.importance.selection import select
 
     comps = [(0, m, f"model.layers.0.{m}") for m in ("q", "k", "v", "o", "gate", "up", "down", "x", "y", "z")]
     tool = [-5.0, 1.0, -0.5, 0.2, 0.1, -0.1, 0.0, -0.3, 0.4, -0.2]  # sums below zero: a signed estimator's

@@ -117,3 +117,16 @@ def test_no_path_rule_is_defined_twice(what, pattern, allowed):
     found = occurrences(pattern)
     assert all(any(f.startswith(a + ":") for a in allowed) for f in found), f"{what} defined outside {allowed}: {found}"
     assert found or not allowed, f"{what}: the pattern finds not even its one home; fix the test"
+
+
+def test_each_concept_lives_in_a_folder_named_after_it():
+    """Importance (every estimator and the selection), OpenCompass, the representation analysis and data
+    sources each have one home; the loose files they replaced stay gone."""
+    src = REPO / "src" / "citi"
+    for folder, modules in {"importance": ["taylor", "ablation", "integrated", "local", "estimators", "selection"],
+                            "evaluation/opencompass": ["run", "config", "plugins", "crosscheck", "lm_eval"],
+                            "representation": ["shifts", "report"], "data": ["sources"]}.items():
+        assert all((src / folder / f"{m}.py").is_file() for m in modules), folder
+    assert not (src / "analysis").exists() and not (src / "sources.py").exists()
+    assert not list((src / "evaluation").glob("opencompass_*.py")) and not (src / "evaluation" / "crosscheck.py").exists()
+    assert not (src / "training" / "methods.py").exists()  # methods/ holds the methods' code; training/adapters.py wraps

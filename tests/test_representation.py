@@ -14,8 +14,8 @@ import pytest
 import torch
 import yaml
 
-from citi.analysis.representation import last_token_states, pca_2d, probes, resolve_layers
-from citi.analysis.representation_report import shifts, write_report
+from citi.representation.shifts import last_token_states, pca_2d, probes, resolve_layers
+from citi.representation.report import shifts, write_report
 from citi.data.mixtures import build_mixture
 from citi.io import read_jsonl, write_jsonl
 from citi.models import load

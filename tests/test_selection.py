@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from citi.analysis.selection import select, set_size, tool_and_general
+from citi.importance.selection import select, set_size, tool_and_general
 from citi.errors import ConfigError
 
 TASKS = ("instruct", "math", "code", "knowledge", "tool")
@@ -95,7 +95,7 @@ def test_bad_selection_name_is_a_config_error():
 def test_jaccard_thirds_and_random_baseline(tmp_path):
     import numpy as np
 
-    from citi.analysis.figures import jaccard_matrices, random_jaccard, thirds, write_figures
+    from citi.importance.figures import jaccard_matrices, random_jaccard, thirds, write_figures
 
     s = shares()
     s["math"] = list(s["instruct"])  # identical rankings overlap fully

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from citi import sources
+from citi.data import sources
 from citi.data.sampling import load_split
 from citi.errors import SourceError
 

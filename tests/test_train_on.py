@@ -143,9 +143,9 @@ def test_pkt_weights_cover_every_target_turn(tmp_path, tok):
 
 
 def test_importance_loss_predicts_exactly_the_collators_targets(tmp_path, tok, tiny_model_dir):
-    from citi.analysis.encoding import encode_targets
-    from citi.analysis.forward import answer_losses, full_forward
-    from citi.analysis.importance import batched
+    from citi.importance.encoding import encode_targets
+    from citi.importance.forward import answer_losses, full_forward
+    from citi.importance.taylor import batched
     from citi.models import load
     from citi.training.collator import IGNORE, encode_record
 

@@ -49,7 +49,7 @@ def test_target_token_loss_equals_the_models_own_loss_and_gradients(workspace, t
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from citi.training.collator import Collator, encode_record
-    from citi.training.methods import prepare_model
+    from citi.training.adapters import prepare_model
     from citi.training import trainer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -86,7 +86,7 @@ def test_rows_at_their_own_length_give_the_batchs_routing_loss_and_gradients(wor
     from citi.methods.molora import molora_layers, routing_loss
     from citi.methods.molora.layer import routing_loss_from_usage, routing_usage
     from citi.training.collator import Collator, encode_record
-    from citi.training.methods import prepare_model
+    from citi.training.adapters import prepare_model
     from citi.training.trainer import target_token_loss, unpadded_target_token_loss
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -168,7 +168,8 @@ def test_a_record_without_an_assistant_turn_is_named():
 
 
 def test_methods_read_the_selections_they_need():
-    from citi.training.methods import ADAPTERS, needed_selections
+    from citi.importance.selection import needed_selections
+    from citi.training.adapters import ADAPTERS
 
     config = tiny_config()
     methods = config["methods"]
@@ -210,7 +211,7 @@ def test_each_citi_stage_changes_only_its_own_parameters(workspace, tiny_model_d
 
 def test_router_pretraining_changes_routers_and_nothing_else(workspace, tiny_model_dir):
     from citi.methods.molora import molora_parameters
-    from citi.training.methods import prepare_model
+    from citi.training.adapters import prepare_model
     from citi.training.stage import run_stage
     from citi.models import load
     from transformers import set_seed
@@ -233,7 +234,7 @@ def test_routing_loss_falls_and_tool_tokens_use_the_experts(workspace, tiny_mode
     from citi.methods.molora import routing_loss
     from citi.models import load
     from citi.training.collator import Collator, encode_records
-    from citi.training.methods import prepare_model
+    from citi.training.adapters import prepare_model
     from citi.training.router import mean_router_mass
     from citi.training.stage import run_stage
 

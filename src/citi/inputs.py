@@ -13,8 +13,8 @@ from . import paths
 from .data.tool_turns import mixture_tool_file
 from .errors import ConfigError
 from .records import TASKS
-from .sources import local_path, source_kind
-from .training.methods import needed_selections, selection_name, selection_path
+from .data.sources import local_path, source_kind
+from .importance.selection import needed_selections, selection_name, selection_path
 
 
 # ---- models: base, a method's stages, its final model ----------------------------------------

@@ -1,1 +1,1 @@
-"""Data layer: adapters (raw -> records), sampling, mixtures."""
+"""Data layer: sources (a configured source string -> local files), adapters (raw -> records), sampling, mixtures."""

@@ -11,7 +11,7 @@ import logging
 import random
 from pathlib import Path
 
-from .. import sources
+from . import sources
 from ..io import sha256_file, write_json, write_jsonl
 from ..errors import RecordError
 from ..records import finalize, validate_record, with_train_on

@@ -209,7 +209,7 @@ def answer_two_turns(engine, records: list[dict], out, settings, temperatures: d
 def load_judge_prompts(source, owner: str) -> dict:
     """Templates from a source string (file, folder, URL, pypi:...) or an already local path."""
     from ..data import adapters
-    from ..sources import resolve
+    from ..data.sources import resolve
 
     path = source if isinstance(source, Path) else resolve(str(source), owner=owner).path
     return judge_prompts(adapters.get("mt_bench").load(Path(path), "judge_prompts"))

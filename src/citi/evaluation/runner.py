@@ -23,7 +23,7 @@ from ..config import config_hash
 from ..errors import ConfigError, RecordError
 from ..generation import Engine, GenerationSettings, run_predictions
 from ..io import read_jsonl, write_json
-from ..sources import resolve
+from ..data.sources import resolve
 from . import registry
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ def is_peft(model) -> bool:
 
 
 def save_trained(model, tokenizer, folder: str | Path, provenance: dict, rows: list[dict], title: str) -> Path:
-    from .methods import has_molora
+    from .adapters import has_molora
 
     folder = Path(folder)
     for stale in remove_stale_temps(folder):  # a full model copy a save killed half-way left behind

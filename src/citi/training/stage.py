@@ -22,7 +22,8 @@ from ..io import read_json, sha256_file
 from ..models import DTYPES, load, read_provenance
 from .collator import encode_records
 from .groups import adapter_parameter_ids, set_trainable
-from .methods import method_stage, molora_settings, needed_selections, prepare_model, stage_selection
+from ..importance.selection import needed_selections, stage_selection
+from .adapters import method_stage, molora_settings, prepare_model
 from .pkt import pkt_settings
 
 log = logging.getLogger("citi.training")

@@ -15,7 +15,7 @@ from string import Template
 
 from ...errors import ConfigError
 from ...io import sha256_text
-from ...sources import resolve
+from ...data.sources import resolve
 from ..judge import VERDICTS, ChatClient, parse_verdicts
 from .apis import parameter_spec, required_parameters
 from .tools import parse_arguments

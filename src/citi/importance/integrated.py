@@ -21,8 +21,8 @@ import torch
 
 from .components import list_components
 from .forward import LayerInputs, answer_losses, replaced, run_from
-from . import importance
-from .importance import batched, per_example_result
+from . import taylor
+from .taylor import batched, per_example_result
 
 
 def stacked(batch: dict, times: int) -> dict:
@@ -53,7 +53,7 @@ def score_records(model, tok, records: list[dict], batch_size: int, max_length: 
     if steps < 1:
         raise ValueError(f"importance.steps: must be at least 1, got {steps}")
     if steps == 1:  # nothing is scaled: one backward serves every component
-        return importance.score_records(model, tok, records, batch_size, max_length, log=log, signed=True)
+        return taylor.score_records(model, tok, records, batch_size, max_length, log=log, signed=True)
     for p in model.parameters():
         p.requires_grad_(False)
     components = list_components(model)

@@ -23,7 +23,7 @@ import torch
 
 from .components import list_components
 from .forward import LayerInputs, answer_losses, check_reuse, full_forward, layer_output, replaced, run_from
-from .importance import batched, per_example_result
+from .taylor import batched, per_example_result
 
 REPLACEMENTS = ("zero", "mean")
 

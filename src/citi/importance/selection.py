@@ -15,6 +15,7 @@ import math
 import random
 import re
 
+from .. import paths
 from ..data.mixtures import GENERAL_TASKS
 from ..errors import ConfigError
 
@@ -82,3 +83,45 @@ def select(selection: str, components, shares: dict[str, list[float]], config: d
     else:
         chosen, ranking = (top if kind == "top" else bottom)(tool, k), "tool"
     return {**out, "ranking": ranking, "fraction": percent / 100, "selected": [names[i] for i in chosen]}
+
+
+# ---- which sets a method reads (methods.<name>.components, its stages' trainable groups) -----------
+
+SELECTIVE = ("top", "bottom", "random")
+
+
+def selection_name(on: str, fraction: float | None, where: str) -> str:
+    """The selection a top/bottom/random method uses, e.g. ("top", 0.2) -> "top20"."""
+    if fraction is None:
+        raise ConfigError(f"config key '{where}.fraction': needed when components is '{on}'")
+    return f"{on}{round(fraction * 100)}"
+
+
+def needed_selections(method: str, spec: dict) -> list[str]:
+    """Selection files (``paths.SELECTION`` names) the method reads."""
+    names = []
+    on = spec.get("components", "all")
+    trainable = {g for s in spec.get("stages", []) for g in s["trainable"]}
+    if on == "molora_set" or "unfrozen" in trainable:
+        names.append("citi")
+    if on in SELECTIVE:
+        names.append(selection_name(on, spec.get("fraction"), f"methods.{method}"))
+    return names
+
+
+def selection_path(model: str, name: str, spec: dict) -> str:
+    """The file of selection ``name``: from the method's named importance estimator, if it has one."""
+    if "importance" in spec:
+        return paths.ESTIMATOR_SELECTION.format(model=model, estimator=spec["importance"], selection=name)
+    return paths.SELECTION.format(model=model, selection=name)
+
+
+def stage_selection(method: str, spec: dict, selections: dict[str, dict]) -> dict:
+    """One dict of module lists (molora, unfrozen, selected) from the method's selection files."""
+    merged: dict = {}
+    for name in needed_selections(method, spec):
+        sel = selections[name]
+        merged.update({k: sel[k] for k in ("molora", "unfrozen") if name == "citi" and k in sel})
+        if name != "citi":
+            merged["selected"] = sel["selected"]
+    return merged

@@ -19,8 +19,8 @@ from ..data.sampling import sample_indices
 from ..errors import ConfigError
 from ..generation.engine import Engine
 from ..records import target_index
-from .components import site_modules
-from .encoding import render
+from ..importance.components import site_modules
+from ..importance.encoding import render
 
 SITES = {"ffn": ("up", "gate_up"), "attn": ("q", "qkv")}  # hooked module's input, plain or fused
 

@@ -24,9 +24,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SourceError
-from . import paths
-from .io import atomic_path
+from ..errors import SourceError
+from .. import paths
+from ..io import atomic_path
 
 EMBEDDED_ROOT = Path(paths.EMBEDDED_ROOT)
 DOWNLOAD_CACHE = Path(paths.DOWNLOADS)

@@ -28,7 +28,7 @@ import torch
 from .ablation import output_means, replacement_fn
 from .components import list_components
 from .forward import LayerInputs, answer_losses, layer_output, replaced
-from .importance import batched, per_example_result
+from .taylor import batched, per_example_result
 
 
 def score_records(model, tok, records: list[dict], batch_size: int, max_length: int, replacement: str = "zero",

@@ -1,4 +1,4 @@
-"""Build the model a (method, stage) trains, from the config alone.
+"""Wrap the model a (method, stage) trains: the adapters a method names, from the config alone.
 
 A method is data, not code: ``adapter`` picks an entry of ``ADAPTERS`` (how to
 wrap the model for a stage), ``components`` picks the modules it wraps, each stage's
@@ -11,48 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .. import paths
 from ..errors import ConfigError
-
-SELECTIVE = ("top", "bottom", "random")
-
-
-def selection_name(on: str, fraction: float | None, where: str) -> str:
-    """The selection a top/bottom/random method uses, e.g. ("top", 0.2) -> "top20"."""
-    if fraction is None:
-        raise ConfigError(f"config key '{where}.fraction': needed when components is '{on}'")
-    return f"{on}{round(fraction * 100)}"
-
-
-def needed_selections(method: str, spec: dict) -> list[str]:
-    """Selection files (``paths.SELECTION`` names) the method reads."""
-    names = []
-    on = spec.get("components", "all")
-    trainable = {g for s in spec.get("stages", []) for g in s["trainable"]}
-    if on == "molora_set" or "unfrozen" in trainable:
-        names.append("citi")
-    if on in SELECTIVE:
-        names.append(selection_name(on, spec.get("fraction"), f"methods.{method}"))
-    return names
-
-
-def selection_path(model: str, name: str, spec: dict) -> str:
-    """The file of selection ``name``: from the method's named importance estimator, if it has one."""
-    if "importance" in spec:
-        return paths.ESTIMATOR_SELECTION.format(model=model, estimator=spec["importance"], selection=name)
-    return paths.SELECTION.format(model=model, selection=name)
-
-
-def stage_selection(method: str, spec: dict, selections: dict[str, dict]) -> dict:
-    """One dict of module lists (molora, unfrozen, selected) from the method's selection files."""
-    merged: dict = {}
-    for name in needed_selections(method, spec):
-        sel = selections[name]
-        merged.update({k: sel[k] for k in ("molora", "unfrozen") if name == "citi" and k in sel})
-        if name != "citi":
-            merged["selected"] = sel["selected"]
-    return merged
-
 
 def target_modules(method: str, spec: dict, selection: dict) -> list[str] | None:
     """Modules the adapter wraps; None means every linear module of the decoder."""
@@ -101,7 +60,7 @@ def _molora(model, config, method, spec, stage, selection):
         return model  # continuing from an earlier MOLoRA stage
     targets = target_modules(method, spec, selection)
     if targets is None:
-        from ..analysis.components import list_components
+        from ..importance.components import list_components
 
         targets = [full for _, _, full in list_components(model)]
     s = molora_settings(config, spec)

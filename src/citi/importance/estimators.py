@@ -3,12 +3,12 @@
 ``importance.method`` picks the default estimator (written to ``paths.IMPORTANCE``);
 each entry of ``importance.estimators`` is a named one whose keys override the
 ``importance`` section (written under ``paths.ESTIMATOR_IMPORTANCE``). Every method
-writes the same CSV and tensor (``importance.write_importance``), with the method and its
+writes the same CSV and tensor (``taylor.write_importance``), with the method and its
 settings in the tensor's metadata, so selection, figures and training read any of them.
 
 | method     | what it measures                                             | cost per batch                  |
 |------------|--------------------------------------------------------------|---------------------------------|
-| taylor     | CITI's Σ_t abs⟨∂L/∂y_t, y_t⟩ (importance.py)                 | 1 forward + backward            |
+| taylor     | CITI's Σ_t abs⟨∂L/∂y_t, y_t⟩ (taylor.py)                     | 1 forward + backward            |
 | ablation   | exact loss increase, output zeroed or mean (ablation.py)     | ~1 forward per component        |
 | integrated | path integral of ⟨∂L/∂y, y⟩, y scaled 1 -> 0 (integrated.py) | ~3 x steps x ablation           |
 | local      | exact layer change, first order above it (local.py)          | 1 fwd+bwd + 1 layer / component |
@@ -20,12 +20,12 @@ import logging
 
 from .. import paths
 from ..errors import ConfigError
-from . import ablation, importance, integrated, local
+from . import ablation, integrated, local, taylor
 
 log = logging.getLogger("citi.importance")
 
-METHODS = {  # (model, tokenizer, records, settings) -> per-example scores (importance.per_example_result)
-    "taylor": lambda model, tok, recs, s: importance.score_records(
+METHODS = {  # (model, tokenizer, records, settings) -> per-example scores (taylor.per_example_result)
+    "taylor": lambda model, tok, recs, s: taylor.score_records(
         model, tok, recs, s["batch_size"], s["max_length"], log=log),
     "ablation": lambda model, tok, recs, s: ablation.score_records(
         model, tok, recs, s["batch_size"], s["max_length"], replacement=s["replacement"], log=log),
@@ -87,7 +87,7 @@ def score_task(config: dict, model: str, task: str, estimator: str | None = None
             "max_length": spec["max_length"], "dtype": str(net.dtype),
             **{k: spec[k] for k in METHOD_KEYS.get(spec["method"], ())}}
     default_table, default_tensor = output_paths(model, task, estimator)
-    importance.write_importance(table or default_table, tensor or default_tensor, result, spec["normalisation"], meta)
+    taylor.write_importance(table or default_table, tensor or default_tensor, result, spec["normalisation"], meta)
 
 
 def read_tables(tables: dict[str, str]) -> tuple[list, dict[str, list[float]]]:
@@ -97,7 +97,7 @@ def read_tables(tables: dict[str, str]) -> tuple[list, dict[str, list[float]]]:
 
     components, shares = None, {}
     for task, table in tables.items():
-        comps, shares[task] = importance.read_importance(table)
+        comps, shares[task] = taylor.read_importance(table)
         if components is not None and comps != components:
             raise RecordError(f"{table}: its components differ from the other tasks' tables")
         components = comps

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from .representation import SITES, cosine, pca_2d  # noqa: E402
+from .shifts import SITES, cosine, pca_2d  # noqa: E402
 
 
 def shifts(stats: dict, kind: str) -> dict:

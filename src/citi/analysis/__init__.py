@@ -1,1 +1,0 @@
-"""Analysis stage: component importance, component selection, figures, hidden representations."""
