@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from citi import paths  # noqa: E402
-from citi.evaluation.api_bank.parse import find_call, parse_corrected, parse_official  # noqa: E402
+from citi.toolcalls.api_bank import find_call, parse_corrected, parse_official  # noqa: E402
 from citi.io import write_json  # noqa: E402
 
 OFFICIAL = re.compile(r"\[(\w+)\((.*)\)\]")

@@ -15,7 +15,7 @@ from citi.evaluation.api_bank import pool, score_split
 from citi.evaluation.api_bank.apis import ToolWorld
 from citi.evaluation.api_bank.catalog import catalog
 from citi.evaluation.api_bank.evaluate import Level3Session, dialogue_samples, judge, score_level12
-from citi.evaluation.api_bank.parse import official_args, parse_corrected, parse_official
+from citi.toolcalls.api_bank import official_args, parse_corrected, parse_official
 from citi.evaluation.api_bank.rouge import rouge_l
 
 # the official extraction, as a reference for ours (regex from the evaluation spec)

@@ -130,3 +130,16 @@ def test_each_concept_lives_in_a_folder_named_after_it():
     assert not (src / "analysis").exists() and not (src / "sources.py").exists()
     assert not list((src / "evaluation").glob("opencompass_*.py")) and not (src / "evaluation" / "crosscheck.py").exists()
     assert not (src / "training" / "methods.py").exists()  # methods/ holds the methods' code; training/adapters.py wraps
+
+
+def test_training_imports_no_evaluation_code():
+    """Tool-call syntax, parsers, the error taxonomy and training targets live in citi.toolcalls, below both."""
+    import ast
+
+    for path in (REPO / "src" / "citi" / "training").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                name = ("." * node.level) + (node.module or "")
+                assert "evaluation" not in name, f"{path.name} imports {name}"
+    assert sorted(p.stem for p in (REPO / "src" / "citi" / "toolcalls").glob("*.py")) == [
+        "__init__", "api_bank", "syntax", "targets", "taxonomy"]

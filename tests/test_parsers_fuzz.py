@@ -22,9 +22,8 @@ from unittest import mock
 
 import pytest
 
-from citi import toolcalls
-from citi.evaluation import exact_match, judge, mt_bench, tool_errors
-from citi.evaluation.api_bank import parse as api_bank
+from citi.toolcalls import api_bank, syntax as toolcalls, taxonomy as tool_errors
+from citi.evaluation import exact_match, judge, mt_bench
 from citi.evaluation.toolalpaca import agent, call_accuracy, scoring, tools
 from citi.synthetic.general import check_constraints
 

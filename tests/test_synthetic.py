@@ -14,7 +14,7 @@ from citi.io import read_jsonl
 from citi.records import finalize, validate_record
 from citi.synthetic import DEFAULT_SPEC, generate
 from citi.synthetic.calc import CalcError, evaluate
-from citi.toolcalls import format_call, parse_call
+from citi.toolcalls.syntax import format_call, parse_call
 from citi.synthetic.general import check_constraints
 from citi.synthetic.tools import ALL, CATALOGUE, ToolManager
 from citi.synthetic.tools.world import USERS

@@ -15,7 +15,7 @@ from citi.data.tool_turns import ErrorDetector, build_tool_turns, split_turns
 from citi.records import message
 from citi.training.collator import Collator, encode_record
 from citi.training.pkt import answer_weights, decisive_offsets, weighted_loss
-from citi.training.tool_targets import available_tools, gold_call
+from citi.toolcalls.targets import available_tools, gold_call
 from tests.training_helpers import REPO
 
 

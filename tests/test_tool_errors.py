@@ -1,4 +1,4 @@
-"""Call error categories and their rewards (citi.evaluation.tool_errors): every category is
+"""Call error categories and their rewards (citi.toolcalls.taxonomy): every category is
 reached by a planted call, in every call format, and hostile text is never run."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from citi.config import load_config
 from citi.errors import ConfigError, RecordError
-from citi.evaluation.tool_errors import (CATEGORIES, DEFAULT_REWARDS, call_reward, classify_call, diagnose,
+from citi.toolcalls.taxonomy import (CATEGORIES, DEFAULT_REWARDS, call_reward, classify_call, diagnose,
                                          parse_prediction, reward, same_value)
 
 GOLD = {"api_name": "AddAgenda", "parameters": {"token": "abc", "time": "2023-09-12 14:00", "n": 3}}

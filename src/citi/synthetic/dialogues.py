@@ -21,7 +21,7 @@ import random
 from pathlib import Path
 
 from ..io import dumps_record, write_json, write_jsonl
-from ..toolcalls import format_call, parse_call
+from ..toolcalls.syntax import format_call, parse_call
 from .tools import ALL, CATALOGUE, ToolManager
 from .tools.world import USERS
 

@@ -13,7 +13,7 @@ against the mean of ``num_generations`` (>= 2) sampled completions of the same p
 needs sampled rollouts (``temperature`` > 0; the paper's were greedy).
 
 Both start the policy from the stage's input (the PKT model) and score each completion with
-``citi.evaluation.tool_errors.call_reward`` against the prompt's gold call and tools
+``citi.toolcalls.taxonomy.call_reward`` against the prompt's gold call and tools
 (``tl_training.irm.rewards``), clipped to +-``reward_clip``. RL prompts are the tool records of the
 method's mixture whose target turn is a call: the conversation before it, rendered with the chat
 template and the generation prompt.
@@ -31,7 +31,7 @@ import torch
 
 from ..errors import ConfigError
 from ..records import target_index
-from .tool_targets import target_call
+from ..toolcalls.targets import target_call
 from .trainer import KILL_ENV, KillAfterStep, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
@@ -66,7 +66,7 @@ def without_double_bos(prompt: str, tokenizer) -> str:
 
 def irm_reward_function(rewards: dict | None, clip: float):
     """The reward callable (GRPOTrainer's signature; PPO calls it alike): one float per completion."""
-    from ..evaluation.tool_errors import call_reward
+    from ..toolcalls.taxonomy import call_reward
 
     def irm_reward(prompts, completions, gold_call, tool_names, **_):
         return [max(-clip, min(clip, call_reward(c, json.loads(g), json.loads(t), rewards)))

@@ -15,7 +15,7 @@ tokens 1 (the paper also leaves out the tokens closing each argument from the co
 those depend on its tokenizer's strings, so every non-key target token counts here). The
 loss is each sample's weighted CE divided by its weights' sum, then the mean over samples,
 so a batch of 8 gives the mean of the 8 single-sample losses. A sample with no tool call
-(a reply, a general task: ``tool_targets.target_call``) has no key tokens: its loss is its
+(a reply, a general task: ``toolcalls.targets.target_call``) has no key tokens: its loss is its
 plain token-mean CE.
 """
 
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..records import target_index
-from .tool_targets import name_span, target_call
+from ..toolcalls.targets import name_span, target_call
 
 IGNORE = -100
 

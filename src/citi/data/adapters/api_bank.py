@@ -16,7 +16,7 @@ from pathlib import Path
 from ...errors import RecordError, SourceError
 from ...io import read_jsonl, read_table
 from ...records import make_record, message
-from ...toolcalls import format_call
+from ...toolcalls.syntax import format_call
 from ._common import native_id
 from .base import Adapter, field, register
 

@@ -1,4 +1,4 @@
-"""RoTBench-style TS / PI / CF of API-Bank predictions (``citi.evaluation.tool_errors``).
+"""RoTBench-style TS / PI / CF of API-Bank predictions (``citi.toolcalls.taxonomy``).
 
 Unlike C these judge the call text, not its execution: the predicted name against the gold
 name (TS), its parameter names against the gold ones (PI), and the values (CF), read with the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...io import read_json
-from .. import tool_errors
+from ...toolcalls import taxonomy
 from .catalog import UNDESCRIBED_TYPES, catalog
 
 SEARCHER = {"ToolSearcher": ["keywords"]}
@@ -28,9 +28,9 @@ def library(data_root: Path, level: int, embedded: bool) -> dict[str, list[str]]
 
 
 def categorize(text: str | None, api_name: str, params: dict, tools: dict[str, list[str]]) -> str:
-    return tool_errors.classify_call(text, {"api_name": api_name, "parameters": params}, tools)
+    return taxonomy.classify_call(text, {"api_name": api_name, "parameters": params}, tools)
 
 
 def summary(categories: list[str]) -> dict:
     """``metrics`` additions (TS, PI, CF) and the category counts behind them."""
-    return {"metrics": tool_errors.accuracies(categories), "counts": tool_errors.category_counts(categories)}
+    return {"metrics": taxonomy.accuracies(categories), "counts": taxonomy.category_counts(categories)}

@@ -22,7 +22,7 @@ import copy
 
 from .apis import ToolWorld
 from .catalog import Catalog
-from .parse import corrected_args, parse
+from ...toolcalls.api_bank import corrected_args, parse
 from .toolsearcher import ToolSearcher, split_capitals
 
 MODES = ("official", "corrected")

@@ -20,11 +20,11 @@ from pathlib import Path
 from ...errors import ConfigError, RecordError
 from ...io import read_jsonl
 from ...records import target_index
-from .. import tool_errors
+from ...toolcalls import taxonomy
 from . import call_accuracy
 from .catalog import DIALOGUE_DIRS, catalog
 from .evaluate import MODES, Level3Session, dialogue_samples, score_level12
-from .parse import parse
+from ...toolcalls.api_bank import parse
 from .rouge import rouge_l
 from .toolsearcher import DEFAULT_RETRIEVER, ToolSearcher
 
@@ -132,7 +132,7 @@ def _call_item_scores(items: list[dict], metrics: dict) -> dict[str, dict[str, f
     """Per-call values whose mean is each metric (0 or 100), for the tables' bootstrap intervals."""
     scores = {f"call_correctness_{md}": {it["id"]: 100.0 * it[f"correct_{md}"] for it in items} for md in MODES}
     for it in items:
-        for level, value in tool_errors.item_accuracies(it["category"]).items():
+        for level, value in taxonomy.item_accuracies(it["category"]).items():
             scores.setdefault(level, {})[it["id"]] = value
     return {name: values for name, values in scores.items() if name in metrics}
 

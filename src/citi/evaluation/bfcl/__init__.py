@@ -3,7 +3,7 @@
 Prompt format: BFCL's own for prompting (non function-calling) chat models, rendered by bfcl-eval
 itself (``driver.py prompts``): a system turn with the functions' JSON schemas and the instruction
 to answer with a Python-like list of calls, ``[func(a=1), other(b='x')]``, then the item's user
-turn. Why this and not the pipeline's API-Bank syntax (``citi.toolcalls``): the official checker
+turn. Why this and not the pipeline's API-Bank syntax (``citi.toolcalls.syntax``): the official checker
 decodes exactly that list with ``ast.parse`` (BFCL's prompting decoder), so the model's raw text
 is scored by BFCL's code unchanged, with no conversion of ours in between, and the irrelevance
 check ("no decodable call") is BFCL's own. It is also the bracketed ``[Name(k='v')]`` call shape

@@ -7,7 +7,7 @@ from pathlib import Path
 from ...data.adapters import get as get_adapter
 from ...errors import RecordError
 from ...io import read_json
-from ...toolcalls import json_object
+from ...toolcalls.syntax import json_object
 
 
 def load_apis(data_root: str | Path, split: str) -> dict[str, dict]:

@@ -1,4 +1,4 @@
-"""RoTBench-style TS / PI / CF of ToolAlpaca agent runs (``citi.evaluation.tool_errors``),
+"""RoTBench-style TS / PI / CF of ToolAlpaca agent runs (``citi.toolcalls.taxonomy``),
 as in TL-Training's single-turn ToolAlpaca columns: each instance's first call against its
 first gold step, out of all instances (114 on the real set; no call is a format error).
 
@@ -15,11 +15,11 @@ those gold steps are unreadable calls themselves (format errors), so the gold ru
 
 from __future__ import annotations
 
-from .. import tool_errors
+from ...toolcalls import taxonomy
 from .apis import parameter_spec
 from .tools import parse_arguments
 
-LEVELS = tuple(tool_errors.LEVELS)  # TS, PI, CF
+LEVELS = tuple(taxonomy.LEVELS)  # TS, PI, CF
 
 
 def tools_of(api: dict) -> dict[str, list[str] | None]:
@@ -42,16 +42,16 @@ def first_call(api: dict, gold_steps: list[dict], steps: list) -> dict:
     params = gold_arguments(gold)
     tools = tools_of(api)
     if params is None:
-        d = tool_errors.diagnose(text, {"api_name": gold["Action"], "parameters": {}}, tools)
+        d = taxonomy.diagnose(text, {"api_name": gold["Action"], "parameters": {}}, tools)
         return {"category": d.category if not d.holds("TS") else None, "TS": d.holds("TS"), "PI": False, "CF": False,
                 "gold_unreadable": True}
-    d = tool_errors.diagnose(text, {"api_name": gold["Action"], "parameters": params}, tools)
+    d = taxonomy.diagnose(text, {"api_name": gold["Action"], "parameters": params}, tools)
     return {"category": d.category, **{lv: d.holds(lv) for lv in LEVELS}, "gold_unreadable": False}
 
 
 def summary(results: list[dict]) -> dict:
     """``metrics`` additions (TS, PI, CF in percent) and the counts behind them."""
     n = max(len(results), 1)
-    counts = tool_errors.category_counts([r["category"] for r in results if r["category"]])
+    counts = taxonomy.category_counts([r["category"] for r in results if r["category"]])
     counts["gold_unreadable"] = sum(r["gold_unreadable"] for r in results)
     return {"metrics": {lv: 100.0 * sum(r[lv] for r in results) / n for lv in LEVELS}, "counts": counts}

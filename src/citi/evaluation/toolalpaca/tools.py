@@ -17,7 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ...toolcalls import json_object
+from ...toolcalls.syntax import json_object
 from ..judge import ChatClient
 
 log = logging.getLogger(__name__)

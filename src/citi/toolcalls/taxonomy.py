@@ -35,8 +35,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..errors import ConfigError, RecordError
-from ..toolcalls import json_object
-from .api_bank.parse import corrected_args, find_call, parse_corrected
+from .syntax import json_object
+from .api_bank import corrected_args, find_call, parse_corrected
 
 CATEGORIES = ("format_error", "tool_hallucination", "wrong_tool", "parameter_hallucination",
               "redundant_or_missing_parameters", "wrong_content", "exact_match")

@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import re
 
-from ..evaluation.api_bank.parse import corrected_args
-from ..evaluation.tool_errors import parse_prediction
+from .api_bank import corrected_args
+from .taxonomy import parse_prediction
 from ..records import target_index
 
 _TOOLALPACA = re.compile(r"^([A-Za-z_][\w.-]*): [^\n]*\nParameters: (\{[^\n]*\})", re.M)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 
-from ...toolcalls import _string as scan_string
+from .syntax import _string as scan_string
 
 _NAME_OPEN = re.compile(r"\[(\w+)\(")
 _KEY = re.compile(r"(\w+)\s*=\s*")
@@ -122,7 +122,7 @@ def _skip(s: str, i: int) -> int:
 
 
 def _string(s: str, i: int) -> tuple[str, int]:
-    """The quoted string at ``s[i]`` (citi.toolcalls' scanner), failing the parse when unterminated."""
+    """The quoted string at ``s[i]`` (citi.toolcalls.syntax's scanner), failing the parse when unterminated."""
     found = scan_string(s, i)
     if found is None:
         raise _Fail
