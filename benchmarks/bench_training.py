@@ -103,7 +103,7 @@ def measure(variant: str, model_dir: str, mixture: str, steps: int, device: str)
 
 def measure_ppo(variant: str, model, tok, config: dict, stage_spec: dict, mixture: str, steps: int, device: str,
                 n_trainable: int) -> dict:
-    """Seconds per IRM step of the pipeline's PPO loop (training/ppo.py): a greedy rollout of
+    """Seconds per IRM step of the pipeline's PPO loop (methods/tl_training/ppo.py): a greedy rollout of
     ``prompts_per_step`` x ``num_generations`` completions (policy, reference and critic forwards) and
     its ``ppo_epochs`` x ``minibatches`` updates of actor and critic, on the RL prompts of the mixed
     mixture's tool records (the same tool data the TL mixtures re-cut per turn). Step 0 warms up."""
@@ -112,8 +112,8 @@ def measure_ppo(variant: str, model, tok, config: dict, stage_spec: dict, mixtur
     import torch
 
     from citi.data.mixtures import read_records
-    from citi.training.irm import irm_reward_function, rl_prompts
-    from citi.training.ppo import PPO, step_prompts
+    from citi.methods.tl_training.irm import irm_reward_function, rl_prompts
+    from citi.methods.tl_training.ppo import PPO, step_prompts
 
     irm = config["tl_training"]["irm"]
     prompts = rl_prompts(read_records(mixture), tok, mixture)
@@ -147,13 +147,13 @@ def rl_prompt_count(mixture: str, model_dir: str) -> int:
     from transformers import AutoTokenizer
 
     from citi.data.mixtures import read_records
-    from citi.training.irm import rl_prompts
+    from citi.methods.tl_training.irm import rl_prompts
 
     return len(rl_prompts(read_records(mixture), AutoTokenizer.from_pretrained(model_dir), mixture))
 
 
 def ppo_steps(config: dict, stage: dict, n_prompts: int | None) -> int | None:
-    """IRM steps as training/ppo.py counts them on one process: max_steps when set, else epochs over
+    """IRM steps as methods/tl_training/ppo.py counts them on one process: max_steps when set, else epochs over
     the RL prompts at prompts_per_step a step (None: the prompts are not known)."""
     if stage.get("max_steps", -1) > 0:
         return stage["max_steps"]

@@ -31,7 +31,7 @@ def stage_config(wildcards):
 
 
 def rl_config(wildcards):
-    """tl_training.irm for an IRM stage (kind ppo or grpo: citi.training.irm.RL_KINDS, not imported here
+    """tl_training.irm for an IRM stage (kind ppo or grpo: citi.methods.tl_training.irm.RL_KINDS, not imported here
     to keep torch out of the DAG's parse), else None: only those stages read it."""
     stage = stage_config(wildcards)
     return config.get("tl_training", {}).get("irm") if stage and stage.get("kind") in ("ppo", "grpo") else None

@@ -125,7 +125,8 @@ def test_each_concept_lives_in_a_folder_named_after_it():
     src = REPO / "src" / "citi"
     for folder, modules in {"importance": ["taylor", "ablation", "integrated", "local", "estimators", "selection"],
                             "evaluation/opencompass": ["run", "config", "plugins", "crosscheck", "lm_eval"],
-                            "representation": ["shifts", "report"], "data": ["sources"]}.items():
+                            "representation": ["shifts", "report"], "data": ["sources"],
+                            "methods/tl_training": ["pkt", "irm", "ppo"], "methods/molora": ["layer", "model"]}.items():
         assert all((src / folder / f"{m}.py").is_file() for m in modules), folder
     assert not (src / "analysis").exists() and not (src / "sources.py").exists()
     assert not list((src / "evaluation").glob("opencompass_*.py")) and not (src / "evaluation" / "crosscheck.py").exists()

@@ -14,7 +14,7 @@ from citi.config import check_config
 from citi.data.tool_turns import ErrorDetector, build_tool_turns, split_turns
 from citi.records import message
 from citi.training.collator import Collator, encode_record
-from citi.training.pkt import answer_weights, decisive_offsets, weighted_loss
+from citi.methods.tl_training.pkt import answer_weights, decisive_offsets, weighted_loss
 from citi.toolcalls.targets import available_tools, gold_call
 from tests.training_helpers import REPO
 
@@ -203,7 +203,7 @@ def test_pkt_loss_is_the_same_at_batch_size_one_and_eight(tiny_model_dir):
 
 def test_irm_prompts_come_from_tool_calls_and_the_reward_follows_the_categories(tiny_model_dir):
     from citi.models import load
-    from citi.training.irm import irm_reward_function, rl_prompts
+    from citi.methods.tl_training.irm import irm_reward_function, rl_prompts
 
     _, tok = load(tiny_model_dir)
     reply = tool_record("r", [message("user", "hi"), message("assistant", "Hello.")])
@@ -242,7 +242,7 @@ def irm_setup(tiny_model_dir, n_records: int = 4, **irm):
 
 
 def test_gae_matches_its_closed_form():
-    from citi.training.ppo import gae
+    from citi.methods.tl_training.ppo import gae
 
     g, lam = 0.9, 0.8
     r = torch.tensor([[0.1, -0.2, 1.5], [0.3, 2.0, 9.0]])
@@ -262,7 +262,7 @@ def test_gae_matches_its_closed_form():
 
 
 def test_the_kl_is_in_the_token_reward_and_the_task_reward_on_the_last_token():
-    from citi.training.ppo import completion_mask, token_rewards
+    from citi.methods.tl_training.ppo import completion_mask, token_rewards
 
     eos = 2
     tokens = torch.tensor([[7, 8, eos, 3], [7, 8, 9, 3], [eos, 2, 2, 2]])
@@ -277,8 +277,8 @@ def test_the_kl_is_in_the_token_reward_and_the_task_reward_on_the_last_token():
 
 def test_ppo_raises_a_planted_reward_trains_its_critic_and_leaves_the_reference(tiny_model_dir, tmp_path):
     """Today's kind ppo ran GRPO: no critic, no value loss, no GAE."""
-    from citi.training.irm import rl_prompts
-    from citi.training.ppo import PPO
+    from citi.methods.tl_training.irm import rl_prompts
+    from citi.methods.tl_training.ppo import PPO
     from citi.training.trainer import write_log
 
     model, tok, config, records = irm_setup(tiny_model_dir, num_generations=8, prompts_per_step=2, max_new_tokens=4,
@@ -311,8 +311,8 @@ def test_ppo_raises_a_planted_reward_trains_its_critic_and_leaves_the_reference(
 
 
 def test_ppo_is_seeded_greedy_at_temperature_zero_and_resumes_where_it_stopped(tiny_model_dir, tmp_path):
-    from citi.training.irm import rl_prompts
-    from citi.training.ppo import PPO
+    from citi.methods.tl_training.irm import rl_prompts
+    from citi.methods.tl_training.ppo import PPO
 
     def run(work, steps):
         model, tok, config, records = irm_setup(tiny_model_dir, num_generations=2, prompts_per_step=1,
@@ -342,12 +342,12 @@ def test_ppo_is_seeded_greedy_at_temperature_zero_and_resumes_where_it_stopped(t
 
 
 def test_stage_kinds_run_what_they_are_named(tiny_model_dir, tmp_path, monkeypatch):
-    """kind ppo runs the PPO of training/ppo.py; kind grpo trl's GRPOTrainer; each needs its settings."""
+    """kind ppo runs the PPO of methods/tl_training/ppo.py; kind grpo trl's GRPOTrainer; each needs its settings."""
     import trl
 
     from citi.errors import ConfigError
     from citi.training import ppo
-    from citi.training.irm import train_irm
+    from citi.methods.tl_training.irm import train_irm
 
     calls = []
     monkeypatch.setattr(ppo, "run_ppo", lambda *a, **k: calls.append("ppo") or {"rows": []})
@@ -398,7 +398,7 @@ def test_tl_training_sft_stages_take_the_papers_optimiser_settings(tmp_path):
 
 @pytest.mark.slow
 def test_a_short_grpo_run_raises_the_reward_and_reports_the_kl(tiny_model_dir, tmp_path):
-    from citi.training.irm import train_irm
+    from citi.methods.tl_training.irm import train_irm
     from citi.training.trainer import write_log
 
     model, tok, config, records = irm_setup(tiny_model_dir, num_generations=8, prompts_per_step=1, max_new_tokens=4,

@@ -22,7 +22,7 @@ IGNORE = -100
 
 def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record", pkt: dict | None = None) -> dict:
     """input_ids, labels and task_type of one record, at most ``cutoff_len`` tokens; with ``pkt``
-    settings also per-token loss weights (``weights``, aligned with labels; see training.pkt).
+    settings also per-token loss weights (``weights``, aligned with labels; see methods.tl_training.pkt).
 
     Each target turn and the context before it form a (source, answer) pair; the pairs are cut in
     order to the budget left, as LLaMA-Factory cuts a multi-turn example (one pair: ``truncate``)."""
@@ -42,7 +42,7 @@ def encode_record(rec: dict, tokenizer, cutoff_len: int, where: str = "record", 
         ids += source + answer
         labels += [IGNORE] * len(source) + answer
         if pkt is not None:
-            from .pkt import answer_weights
+            from ..methods.tl_training.pkt import answer_weights
 
             # the record as it stands at this turn: its target (and PKT's gold call) is this turn
             at_turn = {**rec, "messages": rec["messages"][: turn + 1]}

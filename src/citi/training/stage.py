@@ -24,7 +24,7 @@ from .collator import encode_records
 from .groups import adapter_parameter_ids, set_trainable
 from ..importance.selection import needed_selections, stage_selection
 from .adapters import method_stage, molora_settings, prepare_model
-from .pkt import pkt_settings
+from ..methods.tl_training.pkt import pkt_settings
 
 log = logging.getLogger("citi.training")
 
@@ -75,7 +75,7 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
     pkt = pkt_settings(spec, stage_spec) if kind == "sft" else None
     log.info("%s stage %d (%s, %s%s): %d records, %d trainable parameters, groups %s", method, stage,
              stage_spec["name"], kind, " + PKT" if pkt else "", len(records), n_trainable, stage_spec["trainable"])
-    from .irm import RL_KINDS
+    from ..methods.tl_training.irm import RL_KINDS
 
     rl = kind in RL_KINDS  # TL-Training's IRM: PPO or GRPO
     if rl and spec.get("adapter", "none") != "none":
@@ -86,7 +86,7 @@ def run_stage(config: dict, model: str, method: str, stage: int, folder: str | P
                           f"last turn), but {mixture} has records with train_on: all_assistant_turns; give it the "
                           f"per-turn tool data (mixtures.{spec['mixture']}.tool_turns)")
     if rl:  # TL-Training's IRM: on-policy RL from this stage's input model (PPO, or GRPO)
-        from .irm import train_irm
+        from ..methods.tl_training.irm import train_irm
 
         stats = train_irm(net, tokenizer, records, config, stage_spec, work_dir, gpus, where=mixture)
     else:

@@ -88,7 +88,7 @@ class CitiTrainer(Trainer):
         elif weights is None:
             outputs, loss = target_token_loss(model, inputs)
         else:
-            from .pkt import weighted_loss
+            from ..methods.tl_training.pkt import weighted_loss
 
             labels = inputs.pop("labels")
             outputs = model(**inputs)

@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .trainer import KILL_ENV, last_complete_checkpoint
+from ...training.trainer import KILL_ENV, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
 

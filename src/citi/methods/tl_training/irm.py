@@ -29,10 +29,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError
-from ..records import target_index
-from ..toolcalls.targets import target_call
-from .trainer import KILL_ENV, KillAfterStep, last_complete_checkpoint
+from ...errors import ConfigError
+from ...records import target_index
+from ...toolcalls.targets import target_call
+from ...training.trainer import KILL_ENV, KillAfterStep, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
 
@@ -66,7 +66,7 @@ def without_double_bos(prompt: str, tokenizer) -> str:
 
 def irm_reward_function(rewards: dict | None, clip: float):
     """The reward callable (GRPOTrainer's signature; PPO calls it alike): one float per completion."""
-    from ..toolcalls.taxonomy import call_reward
+    from ...toolcalls.taxonomy import call_reward
 
     def irm_reward(prompts, completions, gold_call, tool_names, **_):
         return [max(-clip, min(clip, call_reward(c, json.loads(g), json.loads(t), rewards)))

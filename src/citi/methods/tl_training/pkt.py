@@ -24,9 +24,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
-from ..records import target_index
-from ..toolcalls.targets import name_span, target_call
+from ...errors import ConfigError
+from ...records import target_index
+from ...toolcalls.targets import name_span, target_call
 
 IGNORE = -100
 
