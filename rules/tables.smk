@@ -95,3 +95,31 @@ rule make_verdict:
         "../envs/tables.yaml"
     script:
         "../scripts/make_verdict.py"
+
+
+# The result note (tables.note.path, e.g. docs/results-smollm2-api-bank.md): the last job of `all`, so its
+# run-time section covers every other job. Defined only for a config that names a note.
+if table_spec.note_path(config):
+
+    rule results_note:
+        input:
+            sources=paths.TABLE_SOURCES.format(table="main"),
+            markdown=paths.TABLE_MARKDOWN.format(table="main"),
+            differences=paths.DIFFERENCES,
+            verdict=paths.VERDICT,
+            rest=[t for t in final_targets() if t != table_spec.note_path(config)],
+        output:
+            note=table_spec.note_path(config),
+        params:
+            config_hash=config_params("tables.note"),
+        log:
+            paths.log("results_note"),
+        benchmark:
+            paths.benchmark("results_note")
+        threads: threads_for("tables")
+        resources:
+            **resources_for("tables"),
+        conda:
+            "../envs/tables.yaml"
+        script:
+            "../scripts/results_note.py"

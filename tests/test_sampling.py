@@ -8,7 +8,7 @@ import pytest
 
 from citi.data.mixtures import GENERAL_TASKS, build_mixture
 from citi.data.sampling import prepare_split, sample_indices
-from citi.errors import RecordError
+from citi.errors import ConfigError, RecordError
 from citi.io import read_json, read_jsonl, sha256_file, write_jsonl
 from citi.records import make_record, message, validate_record
 
@@ -58,6 +58,28 @@ def test_manifest_records_provenance(tmp_path):
     assert info["input_files"] == [{"file": "train.jsonl", "sha256": sha256_file(raw)}]
     records = read_jsonl(out)
     assert all(r["id"].startswith("mygsm/train/") and r["source"] == "mygsm" for r in records)
+
+
+def test_partitions_of_one_file_are_disjoint_and_cover_it(tmp_path):
+    """Two splits reading one file (TriviaQA's subsample: knowledge training and evaluation questions)
+    keep disjoint slices by position before their seeded samples are drawn."""
+    raw = gsm8k_file(tmp_path / "train.jsonl", n=21)
+    ds = {"adapter": "gsm8k", "source": str(raw), "revision": None,
+          "splits": {"train": {"n": 6, "partition": {"parts": 2, "part": 0}},
+                     "test": {"n": None, "partition": {"parts": 2, "part": 1}}}}
+    questions = {}
+    for split in ("train", "test"):
+        info = prepare_split("g", ds, split, tmp_path / f"{split}.jsonl", tmp_path / f"{split}.json", default_seed=1)
+        questions[split] = {r["messages"][0]["content"] for r in read_jsonl(tmp_path / f"{split}.jsonl")}
+        assert info["partition"] == ds["splits"][split]["partition"]
+    assert len(questions["train"]) == 6 and len(questions["test"]) == 10  # positions 1, 3, ..., 19
+    assert not questions["train"] & questions["test"]
+    whole = {r["question"] for r in map(json.loads, raw.read_text().splitlines())}
+    assert questions["test"] == {q for i, q in enumerate(sorted(whole, key=lambda q: int(q.split()[2]))) if i % 2}
+    assert "partition" not in prepare_split("g", dataset(raw), "train", tmp_path / "o.jsonl", tmp_path / "o.json", 1)
+    bad = {**ds, "splits": {"train": {"partition": {"parts": 2, "part": 2}}}}
+    with pytest.raises(ConfigError, match=r"datasets\.g\.splits\.train\.partition': part 2"):
+        prepare_split("g", bad, "train", tmp_path / "b.jsonl", tmp_path / "b.json", 1)
 
 
 def test_broken_json_line_names_file_and_line(tmp_path):

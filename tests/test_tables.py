@@ -197,6 +197,39 @@ def test_paper_numbers_stand_beside_ours_only_in_the_papers_setting(tmp_path):
     assert all(c["paper"] is None for r in build.build(config, "main", tmp_path)["rows"] for c in r["cells"].values())
 
 
+def test_the_papers_backbones_stand_beside_another_backbone_as_a_reference(tmp_path):
+    """SmolLM2 on API-Bank (issue 19): Table 3's Llama-3 / Phi-3 / Mistral numbers beside each reproduced column,
+    FT+DM and LoRA+DM from Table 5 (Llama-3 only), none for rows and columns the paper lacks."""
+    config = load_config(paper_configfiles("llama-3-8b-instruct", "api-bank"))
+    config["tables"]["paper"] = {"tool_dataset": "api_bank", "backbones": {},
+                                 "reference": ["llama-3-8b-instruct", "phi-3-mini", "mistral-7b-instruct-v0.2"]}
+    config["tables"]["main_methods"] = ["ft", "lora", "ft_dm", "lora_dm", "citi", "wo_rp"]
+    fake_metrics(config, tmp_path)
+    main = build.build(config, "main", tmp_path)
+    rows = {r["method"]: r["cells"] for r in main["rows"]}
+    assert rows["ft"]["C"]["paper"] is None  # not the paper's backbone: no number in our cell's place
+    assert rows["ft"]["C"]["paper_reference"] == {"llama-3-8b-instruct": 56.48, "phi-3-mini": 61.75,
+                                                  "mistral-7b-instruct-v0.2": 47.88}
+    assert rows["base"]["GSM"]["paper_reference"]["mistral-7b-instruct-v0.2"] == 44.81
+    assert rows["ft_dm"]["HE"]["paper_reference"] == {"llama-3-8b-instruct": 29.88, "phi-3-mini": None,
+                                                      "mistral-7b-instruct-v0.2": None}
+    assert set(rows["wo_rp"]["R"]["paper_reference"].values()) == {38.13, None}  # Table 5 row, in the main table
+    assert set(rows["citi"]["TQA (rc validation)"]["paper_reference"].values()) == {None}  # no paper key
+    head = render.header(main)
+    assert "C paper phi-3-mini" in head and "C paper" not in head and "TQA (rc validation) paper phi-3-mini" not in head
+    line = next(r for r in render.csv_rows(main) if r[1] == "ft")
+    assert line[head.index("C paper llama-3-8b-instruct")] == "56.48" and line[head.index("C paper phi-3-mini")] == "61.75"
+    text = render.to_markdown(main)
+    assert "| C | C: paper Llama-3-8B / Phi-3-mini / Mistral-7B | C (corrected) |" in text
+    ft_line = next(l for l in text.splitlines() if l.startswith("| llama-3-8b-instruct | FT |"))
+    assert "| 56.48 / 61.75 / 47.88 |" in ft_line and "| 29.88 / – / – |" in next(
+        l for l in text.splitlines() if l.startswith("| llama-3-8b-instruct | FT+DM |"))
+    assert "compare the pattern across rows" in text
+    config["tables"]["paper"]["tool_dataset"] = None
+    with pytest.raises(ConfigError, match="tables.paper.reference"):
+        spec.paper_setting(config)
+
+
 def test_a_paper_setting_that_is_not_the_configs_is_refused(test_config):
     test_config["tables"]["paper"]["tool_dataset"] = "api_bank"  # the test config trains on generated data
     with pytest.raises(ConfigError, match="tables.paper.tool_dataset"):
@@ -509,3 +542,73 @@ def test_training_loss_figure_chains_each_methods_stages(tmp_path):
     assert labels[:3] == ["FT", "LoRA", "CITI"]
     citi = next(folders for _, label, folders in spec.training_curves(config) if label == "CITI")
     assert [f.rsplit("/", 1)[-1] for f in citi] == ["stage1", "stage2", "stage3"]
+
+
+# ---- the generated result note (issue 19) --------------------------------------------------------------
+
+REFERENCE = ["llama-3-8b-instruct", "phi-3-mini", "mistral-7b-instruct-v0.2"]
+
+
+def snakemake_log(path: Path, start: str, stamps: list[str], jobs: int) -> None:
+    """A .snakemake/log file as Snakemake 9 writes it: header Date, a stamp per job event, Finished lines."""
+    lines = ["SNAKEMAKE", "=========", f"  Date: {start}", "  Snakemake version: 9.27.1", "Provided cores: 2"]
+    lines += [f"[{stamp}]\nFinished jobid: {i} (Rule: x)" for i, stamp in enumerate(stamps[:jobs])]
+    lines += [f"[{stamp}]" for stamp in stamps[jobs:]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_the_result_note_is_rendered_from_the_tables_the_verdict_and_the_time_records(tmp_path, monkeypatch):
+    plant_clear(tmp_path)
+    rng = np.random.default_rng(1)
+    for method, p in (("base", 0.6), ("ft", 0.3), ("lora", 0.55), ("citi", 0.6)):  # a binary general column
+        plant(tmp_path, method, "gen_acc", "accuracy", right(rng, 200, p))
+    config = plant_config(general_columns=(("nll", "gen_nll", "answer_nll", "lower"),
+                                           ("gen acc", "gen_acc", "accuracy", "higher")))
+    config["tables"]["columns"][0]["paper"] = "C"
+    config["tables"]["columns"][2]["paper"] = "GSM"
+    config["evaluation"]["benchmarks"]["gen_acc"] = {}
+    config["tasks"] = {"tool": {"dataset": "api_bank", "split": "train"}}
+    config["datasets"] = {"api_bank": {"adapter": "api_bank", "source": "../shared/data/api_bank", "splits": {}}}
+    config["tables"]["paper"] = {"tool_dataset": "api_bank", "reference": REFERENCE}
+    config["tables"]["note"] = {"path": "docs/note.md", "title": "Planted note", "budget_h": 4}
+    table = build.build(config, "main", tmp_path)
+    out = tmp_path / "results/tables"
+    render.write(table, out / "main.csv", out / "main.md", out / "main.sources.json")
+    verdict.write(table, spec.bootstrap_settings(config), out / "differences.csv", out / "differences.md",
+                  out / "verdict.md", root=tmp_path)
+    # a run stopped and resumed: two invocations that finished jobs (1 h and 30 min) and a dry run (none)
+    logs = tmp_path / ".snakemake/log"
+    snakemake_log(logs / "a.snakemake.log", "2026-12-07 04:00:00", ["Mon Dec  7 04:10:00 2026", "Mon Dec  7 05:00:00 2026"], 2)
+    snakemake_log(logs / "b.snakemake.log", "2026-12-07 06:00:00", ["Mon Dec  7 06:30:00 2026"], 1)
+    snakemake_log(logs / "c.snakemake.log", "2026-12-07 07:00:00", ["Mon Dec  7 09:00:00 2026"], 0)
+    for rel, seconds in (("train_stage/m/t/ft/stage1.tsv", 100.0), ("generate_predictions/m/base/tools.tsv", 50.25)):
+        (tmp_path / "results/benchmarks" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "results/benchmarks" / rel).write_text(f"s\th:m:s\tmax_rss\n{seconds}\t0:01:40\t1.0\n")
+    monkeypatch.chdir(tmp_path)
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import results_note
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    results_note.main(config)
+    text = (tmp_path / "docs/note.md").read_text()
+    assert text.startswith("# Planted note\n") and "do not edit" in text
+    assert "| tool acc | tool acc: paper Llama-3-8B / Phi-3-mini / Mistral-7B |" in text  # main.md's table
+    assert next(l for l in text.splitlines() if l.startswith("| m | FT |")).count("56.48 / 61.75 / 47.88") == 1
+    assert "- (a) FT gains tool ability over base: **supported**" in text  # verdict.md's claims
+    ft_tool = next(l for l in text.splitlines() if l.startswith("| FT − base | tool acc |"))
+    assert ft_tool.endswith("| +23.23 | +16.95 | -5.78 | 2 of 3 |")  # Table 3: FT − base on C per backbone
+    lora_gsm = next(l for l in text.splitlines() if l.startswith("| LoRA − base | gen acc |"))
+    assert "| -2.57 | -6.89 | +1.51 |" in lora_gsm
+    assert not any(l.startswith("| FT − base | nll |") for l in text.splitlines())  # no paper key: no pattern row
+    flips = next(l for l in text.splitlines() if l.startswith("| FT − base | gen acc |") and l.count("|") == 6)
+    right_to_wrong = int(flips.split("|")[3])
+    assert right_to_wrong > 0
+    assert ("Wall time: 1.50 h (5,400 s) over 2 Snakemake invocation(s) with 3 jobs, on 2 core(s), within the 4 h "
+            "budget") in text
+    assert "Job seconds (results/benchmarks, jobs run side by side): 150 s in all; train_stage 100 s, " \
+           "generate_predictions 50 s." in text
+    del config["tables"]["note"]
+    with pytest.raises(ConfigError, match="tables.note.path"):
+        results_note.main(config)

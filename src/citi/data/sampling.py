@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import sources
 from ..io import sha256_file, write_json, write_jsonl
-from ..errors import RecordError
+from ..errors import ConfigError, RecordError
 from ..records import finalize, validate_record, with_train_on
 from . import adapters
 
@@ -25,6 +25,18 @@ def sample_indices(total: int, n: int | None, seed: int) -> list[int]:
     if n is None or n >= total:
         return list(range(total))
     return sorted(random.Random(seed).sample(range(total), n))
+
+
+def partition(records: list[dict], spec: dict | None, key: str) -> list[dict]:
+    """The records at positions ``part``, ``part + parts``, ... of the adapter's order (before ``n`` is
+    sampled): ``parts`` disjoint slices of one file, e.g. training and evaluation questions drawn from
+    the same TriviaQA subsample. None keeps every record."""
+    if not spec:
+        return records
+    parts, part = spec["parts"], spec["part"]
+    if not 0 <= part < parts:
+        raise ConfigError(f"config key '{key}': part {part} is not one of 0..{parts - 1}")
+    return records[part::parts]
 
 
 def load_split(name: str, dataset: dict, split: str) -> tuple[list[dict], dict]:
@@ -65,6 +77,7 @@ def prepare_split(name: str, dataset: dict, split: str, out: str | Path, manifes
     spec = dataset["splits"][split]
     seed = spec.get("seed", default_seed)
     n = spec.get("n")
+    records = partition(records, spec.get("partition"), f"datasets.{name}.splits.{split}.partition")
     chosen = [records[i] for i in sample_indices(len(records), n, seed)]
     if n is not None and n > len(records):
         log.warning("dataset %s split %s: asked for %d records, only %d exist; keeping all", name, split, n, len(records))
@@ -74,6 +87,7 @@ def prepare_split(name: str, dataset: dict, split: str, out: str | Path, manifes
     write_jsonl(out, chosen)
     info = {"dataset": name, "split": split, "seed": seed, "requested": n, "available": len(records),
             "count": len(chosen), **({"train_on": train_on} if train_on != "last" else {}),
+            **({"partition": spec["partition"]} if spec.get("partition") else {}),
             "sha256": sha256_file(out), **provenance}
     write_json(manifest, info)
     return info

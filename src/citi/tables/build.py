@@ -2,7 +2,8 @@
 
 A cell is {value, n, lo, hi, cap, config_hash, path, benchmark, metric} read from one
 results/eval/<model>/<method>/<benchmark>/metrics.json, plus the paper's number where
-the setting matches (see ``paper``). n counts the items the value averages (its
+the setting matches (see ``paper``) and, with ``tables.paper.reference``, the paper's numbers
+for other backbones (``paper_reference``: backbone -> number). n counts the items the value averages (its
 ``item_scores``; the file's n where it has none). [lo, hi] is a percentile bootstrap over
 those items (``tables.bootstrap``), pooled columns resampled within each benchmark; a file
 without item scores for the metric leaves the cell without an interval (``no_ci`` says why),
@@ -19,7 +20,7 @@ from ..config import config_hash
 from ..errors import RecordError, SourceError
 from ..io import read_json
 from . import spec
-from .paper import paper_number, paper_table_for
+from .paper import paper_number, paper_table_for, reference_numbers
 
 NOT_EVALUATED = "not evaluated (the benchmark's methods in the config)"
 
@@ -120,12 +121,17 @@ def build(config: dict, table: str, root: str | Path = ".") -> dict:
                 cell = pool([{**read_cell(root / rel, col), "path": rel} for rel in rels], boot)
             cell.update(path=rels[0] if len(rels) == 1 else rels, benchmark=col.benchmark, metric=col.metric,
                         paper=_paper(setting, table, row, col))
+            if setting["reference"]:
+                cell["paper_reference"] = reference_numbers(setting["tool_dataset"], table, row.paper_row,
+                                                            col.paper, setting["reference"])
             cells[col.name] = cell
         hashes = sorted({h for c in cells.values() for h in (c.get("config_hash") or "").split(",") if h})
         out_rows.append({"model": row.model, "method": row.method, "label": row.label,
                          "config_hash": ",".join(hashes), "cells": cells})
     return {"table": table, "config": config.get("name"), "config_hash": config_hash(config),
-            "paper_setting": setting["tool_dataset"], "bootstrap": boot,
+            "paper_setting": setting["tool_dataset"], "paper_reference": setting["reference"],
+            # our backbone is one of the paper's: its numbers stand in our cells' place (``paper``)
+            "paper_backbone": any(row.model in setting["backbones"] for row in rows), "bootstrap": boot,
             "columns": [vars(c) for c in columns], "rows": out_rows}
 
 

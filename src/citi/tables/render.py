@@ -3,7 +3,8 @@
 CSV columns: model, method, label, config_hash, then per table column ``<name>``
 (ours, 2 decimals), ``<name> n`` (items scored), ``<name> lo`` and ``<name> hi`` (its 95%
 bootstrap interval; empty where the metrics file has no item scores) and, in a paper
-setting, ``<name> paper``. Markdown shows ``value ± half-width`` (half the interval's width),
+setting, ``<name> paper``; with reference backbones (``tables.paper.reference``), ``<name> paper <backbone>``
+for each of them beside every column that reproduces one of the paper's. Markdown shows ``value ± half-width`` (half the interval's width),
 or ``value (no CI)``. The sidecar (``<table>.sources.json``) is the built table itself: per
 cell the metrics file, its full-precision value, n, interval, cap and config hash.
 """
@@ -15,6 +16,7 @@ import io
 import math
 
 from ..io import write_json, write_text
+from .paper import SHORT_NAMES
 
 
 def _fmt(value) -> str:
@@ -25,7 +27,18 @@ def _fmt(value) -> str:
 
 def has_paper(table: dict, col: dict) -> bool:
     """A paper column beside ours only where this column reproduces one of the paper's, in its setting."""
-    return table["paper_setting"] is not None and col.get("paper") is not None
+    return table["paper_setting"] is not None and col.get("paper") is not None and table.get("paper_backbone", True)
+
+
+def references(table: dict, col: dict) -> list[str]:
+    """The paper's backbones shown beside this column as a reference (a column with a paper key only)."""
+    return list(table.get("paper_reference") or []) if col.get("paper") is not None else []
+
+
+def reference_text(cell: dict, backbones: list[str]) -> str:
+    """``56.48 / 61.75 / 47.88``: the reference backbones' numbers in order, – where the paper has none."""
+    numbers = cell.get("paper_reference") or {}
+    return " / ".join(_fmt(numbers.get(b)) or "–" for b in backbones)
 
 
 def _benchmarks(col: dict) -> str:
@@ -38,6 +51,7 @@ def header(table: dict) -> list[str]:
     for col in table["columns"]:
         name = col["name"]
         head += [name, f"{name} n", f"{name} lo", f"{name} hi"] + ([f"{name} paper"] if has_paper(table, col) else [])
+        head += [f"{name} paper {b}" for b in references(table, col)]
     return head
 
 
@@ -51,6 +65,7 @@ def csv_rows(table: dict) -> list[list[str]]:
                      _fmt(cell.get("lo")), _fmt(cell.get("hi"))]
             if has_paper(table, col):
                 line.append(_fmt(cell.get("paper")))
+            line += [_fmt((cell.get("paper_reference") or {}).get(b)) for b in references(table, col)]
         out.append(line)
     return out
 
@@ -87,8 +102,19 @@ def to_markdown(table: dict) -> str:
     if any(has_paper(table, c) for c in cols):
         lines += ["Values: ours (paper) in percent; the paper's number is shown where backbone, tool "
                   "training data and benchmark match its setting.", ""]
-    lines += ["| backbone | method | " + " | ".join(c["name"] for c in cols) + " |",
-              "|---|---|" + "---:|" * len(cols)]
+    if any(references(table, c) for c in cols):
+        names = " / ".join(SHORT_NAMES.get(b, b) for b in table["paper_reference"])
+        lines += [f"Beside each column the paper reports, **paper: {names}** gives the paper's numbers for those "
+                  f"backbones in the same row and column (trained on {table['paper_setting']}; – where the paper "
+                  "reports none: FT+DM and LoRA+DM only for Llama-3-8B, in its ablation table). They are other, "
+                  "far larger backbones than ours: compare the pattern across rows (which method gains tool "
+                  "ability, which loses general ability), not the values.", ""]
+    head = []
+    for c in cols:
+        head.append(c["name"])
+        if references(table, c):
+            head.append(f"{c['name']}: paper {' / '.join(SHORT_NAMES.get(b, b) for b in references(table, c))}")
+    lines += ["| backbone | method | " + " | ".join(head) + " |", "|---|---|" + "---:|" * len(head)]
     for row in table["rows"]:
         cells = []
         for col in cols:
@@ -97,6 +123,8 @@ def to_markdown(table: dict) -> str:
             if cell.get("paper") is not None:
                 text += f" ({cell['paper']:.2f})"
             cells.append(text)
+            if references(table, col):
+                cells.append(reference_text(cell, references(table, col)))
         lines.append(f"| {row['model']} | {row['label']} | " + " | ".join(cells) + " |")
     lines += ["", interval_note(table), "", "Columns (benchmark / metric, items scored n):", ""]
     for col in cols:

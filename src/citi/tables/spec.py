@@ -83,6 +83,14 @@ def variant_label(config: dict, estimator: str) -> str:
     return f"CITI ({method} importance{how})"
 
 
+def method_label(config: dict, method: str) -> str:
+    """A row's label: the paper's name, CITI on a named estimator's selection, or the method's key."""
+    spec = config.get("methods", {}).get(method, {})
+    if method not in LABELS and method.startswith("citi_") and "importance" in spec:
+        return variant_label(config, spec["importance"])
+    return LABELS.get(method, method)
+
+
 def is_baseline(spec: dict) -> bool:
     """Issue 22's baselines: a merge, or a stage with frozen bottom layers."""
     return "merge" in spec or any("freeze_bottom" in st for st in spec.get("stages") or [])
@@ -107,7 +115,7 @@ def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
     defined = config.get("methods", {})
     if table in ("main", "extra"):  # the extra table: the main rows on the extra columns
         wanted = [m for m in config.get("tables", {}).get("main_methods", ["ft", "lora", "citi"]) if m in defined]
-        return [("base", "base", "base")] + [(m, LABELS.get(m, m), m) for m in wanted]
+        return [("base", "base", "base")] + [(m, method_label(config, m), m) for m in wanted]
     if table == "ablations":
         # the paper's ablations, then CITI on another importance estimator's selection (no paper numbers)
         variants = [(m, variant_label(config, spec["importance"]), m)
@@ -193,7 +201,11 @@ def paper_setting(config: dict) -> dict:
             raise ConfigError(f"config key 'tables.paper.tool_dataset': says {tool!r} but the tool training data "
                               f"'{dataset}' is {'generated' if adapter == tool else adapter!r} data; "
                               f"set it to null to show no paper numbers")
-    return {"tool_dataset": tool, "backbones": spec.get("backbones", {})}
+    reference = list(spec.get("reference") or [])
+    if reference and tool is None:
+        raise ConfigError("config key 'tables.paper.reference': the paper's numbers need the paper's tool data; "
+                          "set tables.paper.tool_dataset")
+    return {"tool_dataset": tool, "backbones": spec.get("backbones", {}), "reference": reference}
 
 
 def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
@@ -212,7 +224,7 @@ def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
 def targets(config: dict, main_only: bool = False) -> list[str]:
     """What `all` builds: the main table, trade-off plot, differences and verdict, plus ablations/analysis
     when their methods exist (not with ``main_only``: `all` of a config whose ``all_methods`` narrows it),
-    and the extra table when columns are marked ``table: extra``.
+    the extra table when columns are marked ``table: extra``, and the result note (``tables.note``).
 
     A column whose benchmark no evaluation produces is an error (``citi.config.check_config`` names
     it at load), never a silent drop of the tables from `all`.
@@ -226,4 +238,10 @@ def targets(config: dict, main_only: bool = False) -> list[str]:
     others = ("extra",) if main_only else ("extra", "ablations", "analysis")
     extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t)]
     curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []
-    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *curves, *extra]
+    note = [note_path(config)] if note_path(config) else []
+    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *curves, *extra, *note]
+
+
+def note_path(config: dict) -> str | None:
+    """Where the result note is written (``tables.note.path``), or None without one."""
+    return (config.get("tables", {}).get("note") or {}).get("path")
