@@ -124,7 +124,7 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
                           f"{python} has OpenCompass {version}")
     described = describe_templates(python, benchmarks)
     abbr = f"{model}_{method}"
-    config_path = work / "config.py"
+    config_path = work / "opencompass_config.py"
     text = render(abbr, str(Path(model_dir).resolve()), benchmarks, {n: d["path"] for n, d in data.items()},
                   oc, described)
     write_text(config_path, text)
