@@ -9,10 +9,9 @@ layer reuse against a full forward per component, interleaved component by compo
 
 Targets (exit 1 if missed): for every task the best method reaches Spearman >= 0.8 against
 zero ablation on the disjoint sample; layer reuse takes <= 0.6x the time of full forwards.
-Sizes are recorded. At ~320 tokens a sample (3 examples) the reference itself is too noisy: zero
-ablation on A against zero ablation on B gave 0.60 (tool) and 0.61 (code); at ~1280 tokens it gave
-0.87-0.98 over the five tasks. So the default is 1280. Measured at that size: all six methods on all five tasks took 82 min
-with --jobs 1 --threads 1 (one core, the other core busy), about 16 min a task, half of it ablation_mean.
+Sizes are recorded. The reference must be stable itself: on samples of a few hundred tokens zero
+ablation on A and on B agree poorly, so the default sample is 1280 tokens a task (the JSON records
+each task's figures and the run's seconds; tools/perf_readme.py puts them in the README).
 
     python benchmarks/bench_importance_methods.py [--model-dir DIR] [--tokens 1280] [--max-length 96] [--jobs 2]
 """
