@@ -12,6 +12,7 @@ sys.path.insert(0, _SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
 
 from citi import inputs as resolve, paths
+from citi.inputs import evaluation as resolve_evaluation, general as resolve_general
 from citi.cli import resolve_inputs
 from citi.cluster import group_resources
 from citi.config import check_config, config_hash
@@ -90,7 +91,7 @@ def config_params(*keys, without=(), **parts):
 def inputs_of(rule):
     """The rule's input function: citi.inputs.<rule> on the job's wildcards, the resolver its script
     uses when run alone (one answer to "which files does this job read")."""
-    resolver = getattr(resolve, rule)
+    resolver = next(getattr(m, rule) for m in (resolve, resolve_evaluation, resolve_general) if hasattr(m, rule))
     return lambda wildcards: resolve_inputs(resolver, config, dict(wildcards.items()))
 
 

@@ -6,7 +6,8 @@ in the main environment, on the model object citi.models.load gives.
 Alone: python scripts/general_crosscheck.py --config config/test.yaml --model tiny --method base --benchmark embedded_math
 """
 
-from citi import inputs as resolve, paths
+from citi import paths
+from citi.inputs import general as resolve
 from citi.cli import run
 
 

@@ -5,7 +5,8 @@ The lm-eval cross-checks (scripts/general_crosscheck.py) of the benchmarks that 
 Alone: python scripts/general_eval.py --config config/test.yaml --model tiny --method base
 """
 
-from citi import inputs as resolve, paths
+from citi import paths
+from citi.inputs import general as resolve
 from citi.cli import run
 
 

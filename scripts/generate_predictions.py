@@ -4,7 +4,8 @@ Alone: python scripts/generate_predictions.py --config config/test.yaml --model 
 (the model folder and the benchmark's data split must exist: run snakemake on them first)
 """
 
-from citi import inputs as resolve, paths
+from citi import paths
+from citi.inputs import evaluation as resolve
 from citi.cli import run
 
 

@@ -3,7 +3,8 @@
 Alone: python scripts/score_predictions.py --config config/test.yaml --model tiny --method base --benchmark tool_level1
 """
 
-from citi import inputs as resolve, paths
+from citi import paths
+from citi.inputs import evaluation as resolve
 from citi.cli import run
 
 

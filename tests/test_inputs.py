@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from citi import inputs, paths
+from citi.inputs import evaluation as evaluation_inputs
 from citi.cli import job_inputs, resolve_inputs, run
 from citi.config import load_config
 from citi.errors import ConfigError
@@ -57,9 +58,9 @@ def test_the_representation_of_a_replacement_method_resolves(config):
 def test_scoring_declares_the_raw_source_it_reads(config, tmp_path):
     bench = next(iter(config["evaluation"]["benchmarks"]))
     dataset = config["evaluation"]["benchmarks"][bench]["dataset"]
-    assert inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [paths.EMBEDDED_ROOT]  # generated data
+    assert evaluation_inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [paths.EMBEDDED_ROOT]  # generated data
     config["datasets"][dataset]["source"] = str(tmp_path)
-    assert inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [str(tmp_path)]
+    assert evaluation_inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [str(tmp_path)]
 
 
 class FakeInput(dict):
@@ -104,12 +105,12 @@ def occurrences(pattern: str) -> list[str]:
 
 @pytest.mark.parametrize("what, pattern, allowed", [
     ("a method's model folder", r"def (method_model|model_folder|final_stage_folder|stage_checkpoint|representation_ref)\b",
-     ["src/citi/inputs.py"]),
-    ("a method's stage count", r'len\(config\["methods"\]', ["src/citi/inputs.py"]),
-    ("a stage's start", r"def (stage_input|stage_start)\b", ["src/citi/inputs.py"]),
-    ("a task's split", r"def (task_data|task_file)\b", ["src/citi/inputs.py"]),
-    ("a benchmark's split", r"def benchmark_data\b", ["src/citi/inputs.py"]),
-    ("a dataset's source", r"def (dataset_input|dataset_source)\b", ["src/citi/inputs.py"]),
+     ["src/citi/inputs/__init__.py"]),
+    ("a method's stage count", r'len\(config\["methods"\]', ["src/citi/inputs/__init__.py"]),
+    ("a stage's start", r"def (stage_input|stage_start)\b", ["src/citi/inputs/__init__.py"]),
+    ("a task's split", r"def (task_data|task_file)\b", ["src/citi/inputs/__init__.py"]),
+    ("a benchmark's split", r"def benchmark_data\b", ["src/citi/inputs/__init__.py"]),
+    ("a dataset's source", r"def (dataset_input|dataset_source)\b", ["src/citi/inputs/__init__.py"]),
     ("a config hash", r"def \w*config_hash\b", ["src/citi/config.py"]),
     ("a rule's inputs in .smk", r"def \w+_inputs\(wildcards\)", []),
 ])

@@ -5,16 +5,19 @@ rules' input functions (rules/*.smk) and the scripts run alone (``citi.cli.run``
 resolver named after the rule, so a script under Snakemake reads exactly ``snakemake.input`` and
 alone reads what Snakemake would have given it. Each resolver returns {name: path or list of paths},
 the names the rule declares. Nothing here imports torch: the DAG is built from it.
+
+The evaluation rules' resolvers are in ``citi.inputs.evaluation``: they ask the scorer registry and
+OpenCompass's settings, which the other rules' scripts (and their environments) need not import.
 """
 
 from __future__ import annotations
 
-from . import paths
-from .data.tool_turns import mixture_tool_file
-from .errors import ConfigError
-from .records import TASKS
-from .data.sources import local_path, source_kind
-from .importance.selection import needed_selections, selection_name, selection_path
+from .. import paths
+from ..data.tool_turns import mixture_tool_file
+from ..errors import ConfigError
+from ..records import TASKS
+from ..data.sources import local_path, source_kind
+from ..importance.selection import needed_selections, selection_name, selection_path
 
 
 # ---- models: base, a method's stages, its final model ----------------------------------------
@@ -164,42 +167,3 @@ def representation(config: dict, model: str, tuned: str) -> dict:
         raise ConfigError(f"config key 'representation.tuned': '{tuned}' is neither a method nor representation.tuned")
     return {"base": paths.MODEL.format(model=model), "tuned": model_or_folder(config, model, ref),
             "control": model_or_folder(config, model, spec["control"]), "data": [task_data(config, t) for t in TASKS]}
-
-
-def _endpoint(config: dict, benchmark: str, stage: str) -> list[str]:
-    """The loopback judge/simulator's model folder, when this job starts one."""
-    from .evaluation.runner import benchmark_spec, loopback_model, needs_endpoint
-
-    role = needs_endpoint(config, benchmark_spec(config, benchmark), stage)
-    folder = loopback_model(config, role) if role else None
-    return [folder] if folder else []
-
-
-def generate_predictions(config: dict, model: str, method: str, benchmark: str) -> dict:
-    return {"model": method_model(config, model, method), "data": benchmark_data(config, benchmark),
-            "endpoint": _endpoint(config, benchmark, "generate")}
-
-
-def score_predictions(config: dict, model: str, method: str, benchmark: str) -> dict:
-    """The predictions, the split, and the raw source a scorer may read besides the records (API-Bank's
-    APIs and databases, ToolAlpaca's specs): declared, so a changed source rescores."""
-    dataset = config["evaluation"]["benchmarks"][benchmark]["dataset"]
-    return {"predictions": paths.PREDICTIONS.format(model=model, method=method, benchmark=benchmark),
-            "data": benchmark_data(config, benchmark), "source": dataset_source(config, dataset),
-            "endpoint": _endpoint(config, benchmark, "score")}
-
-
-def general_eval(config: dict, model: str, method: str) -> dict:
-    """One OpenCompass run: the model, every general benchmark's split, and the lm-eval cross-checks it joins in."""
-    from .evaluation.opencompass.run import crosscheck_files, general_benchmarks
-
-    section = "evaluation.general.benchmarks"
-    return {"model": method_model(config, model, method),
-            "data": sorted({benchmark_data(config, b, section) for b in general_benchmarks(config)}),
-            "crosschecks": sorted(crosscheck_files(config, model, method).values())}
-
-
-def general_crosscheck(config: dict, model: str, method: str, benchmark: str) -> dict:
-    return {"model": method_model(config, model, method),
-            "data": benchmark_data(config, benchmark, "evaluation.general.benchmarks"),
-            "prompts": paths.OPENCOMPASS_PROMPTS}
