@@ -103,7 +103,7 @@ def prepare_split(config: dict, dataset: str, split: str) -> dict:
 
 def build_mixture(config: dict, mixture: str) -> dict:
     """task -> the file a mixture reads for it (the tool data may be its per-turn form: ``tool_turns``)."""
-    from .data.mixtures import mixture_tasks
+    from ..data.mixtures import mixture_tasks
 
     spec = config["mixtures"][mixture]
     return {t: mixture_tool_file(config, spec) if t == "tool" else task_data(config, t) for t in mixture_tasks(spec)}
