@@ -54,6 +54,28 @@ rule plot_tradeoff:
         "../scripts/plot_tradeoff.py"
 
 
+rule retention_vs_gain:
+    input:
+        sources=[paths.TABLE_SOURCES.format(table=t) for t in ("main", "ablations")],
+        # item scores for the error bars
+        metrics=lambda wildcards: sorted({p for t in ("main", "ablations") for p in table_spec.required_inputs(config, t)}),
+    output:
+        png=report(paths.PARETO_PLOT, caption="../report/pareto.rst", category="Figures"),
+        csv=paths.PARETO_TABLE,
+        markdown=paths.PARETO_MARKDOWN,
+    log:
+        paths.log("retention_vs_gain"),
+    benchmark:
+        paths.benchmark("retention_vs_gain")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/retention_vs_gain.py"
+
+
 rule plot_training_loss:
     input:
         lambda wildcards: [f for _, _, folders in table_spec.training_curves(config) for f in folders],

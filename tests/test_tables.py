@@ -612,3 +612,42 @@ def test_the_result_note_is_rendered_from_the_tables_the_verdict_and_the_time_re
     del config["tables"]["note"]
     with pytest.raises(ConfigError, match="tables.note.path"):
         results_note.main(config)
+
+
+# ---- retention vs gain (issue 22) ----------------------------------------------------------------------
+
+def test_retention_vs_gain_puts_every_method_on_one_plane_and_finds_the_pareto_front(tmp_path):
+    """Main rows and an ablation table's baseline row on the trade-off axes: FT (most tool) and LoRA are on the
+    front; the planted WiSE-FT row, worse than LoRA by 15 points on both axes at n = 300, is clearly dominated."""
+    from citi.errors import CitiError
+    from citi.tables import pareto
+
+    rng = np.random.default_rng(3)
+    for method, p_tool, p_gen in (("base", 0.2, 0.6), ("ft", 0.7, 0.3), ("lora", 0.5, 0.55), ("citi", 0.3, 0.62),
+                                  ("wise", 0.35, 0.4)):
+        plant(tmp_path, method, "tools", "accuracy", right(rng, 300, p_tool))
+        plant(tmp_path, method, "gen_acc", "accuracy", right(rng, 300, p_gen))
+    config = plant_config(general_columns=(("gen acc", "gen_acc", "accuracy", "higher"),))
+    config["methods"]["wise"] = {}
+    main = build.build(config, "main", tmp_path)
+    config["tables"]["main_methods"] = ["ft", "wise"]  # stands in for the ablation table: its baseline row
+    ablations = {**build.build(config, "main", tmp_path), "table": "ablations"}
+    out = tmp_path / "out"
+    pts = {p["method"]: p for p in pareto.write([main, ablations], out / "p.png", out / "p.csv", out / "p.md", tmp_path)}
+    assert sorted(pts) == ["base", "citi", "ft", "lora", "wise"]  # FT once, though in both tables
+    assert pts["ft"]["on_front"] and pts["lora"]["on_front"] and not pts["wise"]["on_front"]
+    assert "LoRA" in pts["wise"]["clearly_dominated_by"] and "LoRA" in pts["wise"]["dominated_by"]
+    best_general = max(pts.values(), key=lambda p: p["general"])
+    assert best_general["on_front"]
+    for p in pts.values():  # the front by point estimates: nobody on it is beaten on both axes
+        beaten = any(q["tool"] >= p["tool"] and q["general"] >= p["general"] and q is not p
+                     and (q["tool"], q["general"]) != (p["tool"], p["general"]) for q in pts.values())
+        assert p["on_front"] == (not beaten)
+        assert p["tool_ci"][0] <= p["tool"] <= p["tool_ci"][1]
+    rows = {r["method"]: r for r in csv.DictReader((out / "p.csv").open())}
+    assert rows["wise"]["on front"] == "no" and float(rows["ft"]["tool lo"]) < float(rows["ft"]["tool"])
+    text = (out / "p.md").read_text()
+    assert "| m | LoRA |" in text and "m: on the front" in text and (out / "p.png").stat().st_size > 0
+    other = {**ablations, "columns": [c for c in ablations["columns"] if c["kind"] == "tool"]}
+    with pytest.raises(CitiError, match="plotted columns differ"):
+        pareto.combined([main, other])

@@ -84,6 +84,10 @@ ABLATION_TABLE = TABLE.format(table="ablations")
 ANALYSIS_TABLE = TABLE.format(table="analysis")
 TRADEOFF_PLOT = f"{RESULTS}/figures/tradeoff.png"  # tool vs mean general score, from the main table
 TRAINING_LOSS_PLOT = f"{RESULTS}/figures/training_loss.png"  # the main table's methods, every stage in order
+# retention vs gain of every method (main + ablation tables, baselines included) and its Pareto front (issue 22)
+PARETO_PLOT = f"{RESULTS}/figures/pareto.png"
+PARETO_TABLE = f"{TABLES}/pareto.csv"
+PARETO_MARKDOWN = f"{TABLES}/pareto.md"
 # paired differences between the main table's methods (95% paired bootstrap) and the generated verdict on the claims
 DIFFERENCES = f"{TABLES}/differences.csv"
 DIFFERENCES_MARKDOWN = f"{TABLES}/differences.md"

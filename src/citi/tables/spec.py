@@ -224,7 +224,8 @@ def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
 def targets(config: dict, main_only: bool = False) -> list[str]:
     """What `all` builds: the main table, trade-off plot, differences and verdict, plus ablations/analysis
     when their methods exist (not with ``main_only``: `all` of a config whose ``all_methods`` narrows it),
-    the extra table when columns are marked ``table: extra``, and the result note (``tables.note``).
+    the extra table when columns are marked ``table: extra``, the retention-vs-gain plot of every method with
+    the ablation table, and the result note (``tables.note``).
 
     A column whose benchmark no evaluation produces is an error (``citi.config.check_config`` names
     it at load), never a silent drop of the tables from `all`.
@@ -237,9 +238,11 @@ def targets(config: dict, main_only: bool = False) -> list[str]:
                           f"{', '.join(missing)}; evaluated: {', '.join(sorted(evaluated_benchmarks(config)))}")
     others = ("extra",) if main_only else ("extra", "ablations", "analysis")
     extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t)]
+    # every method on one plane, baselines included (issue 22): with the ablation table's rows
+    pareto = [paths.PARETO_PLOT] if not main_only and has_rows(config, "ablations") else []
     curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []
     note = [note_path(config)] if note_path(config) else []
-    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *curves, *extra, *note]
+    return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *curves, *extra, *pareto, *note]
 
 
 def note_path(config: dict) -> str | None:
