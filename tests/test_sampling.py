@@ -63,7 +63,7 @@ def test_manifest_records_provenance(tmp_path):
 def test_partitions_of_one_file_are_disjoint_and_cover_it(tmp_path):
     """Two splits reading one file (TriviaQA's subsample: knowledge training and evaluation questions)
     keep disjoint slices by position before their seeded samples are drawn."""
-    raw = gsm8k_file(tmp_path / "train.jsonl", n=21)
+    raw = gsm8k_file(tmp_path / "raw.jsonl", n=21)  # not train.jsonl: the train split is written there
     ds = {"adapter": "gsm8k", "source": str(raw), "revision": None,
           "splits": {"train": {"n": 6, "partition": {"parts": 2, "part": 0}},
                      "test": {"n": None, "partition": {"parts": 2, "part": 1}}}}

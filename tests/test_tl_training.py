@@ -346,7 +346,7 @@ def test_stage_kinds_run_what_they_are_named(tiny_model_dir, tmp_path, monkeypat
     import trl
 
     from citi.errors import ConfigError
-    from citi.training import ppo
+    from citi.methods.tl_training import ppo
     from citi.methods.tl_training.irm import train_irm
 
     calls = []
