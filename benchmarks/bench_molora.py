@@ -68,7 +68,7 @@ def setup(method: str, args, device: str):
     model, params, extra = prepare(method, model.train(), targets)
     opt = torch.optim.AdamW(params, lr=2e-4)
     g = torch.Generator().manual_seed(1)
-    ids = torch.randint(10, 40000, (args.batch, args.seq), generator=g).to(device)
+    ids = torch.randint(10, min(40000, model.config.vocab_size), (args.batch, args.seq), generator=g).to(device)  # random ids within the vocabulary
     mask = torch.ones_like(ids)
     task = torch.tensor([1, 0] * (args.batch // 2) + [1] * (args.batch % 2), device=device)
 
