@@ -144,4 +144,21 @@ def test_training_imports_no_evaluation_code():
                 name = ("." * node.level) + (node.module or "")
                 assert "evaluation" not in name, f"{path.name} imports {name}"
     assert sorted(p.stem for p in (REPO / "src" / "citi" / "toolcalls").glob("*.py")) == [
-        "__init__", "api_bank", "syntax", "targets", "taxonomy"]
+        "__init__", "api_bank", "runtime", "syntax", "targets", "taxonomy"]
+
+
+def test_both_tool_runtimes_implement_one_interface():
+    """The generated mock APIs and the real API-Bank APIs share citi.toolcalls.runtime.ToolAPI: one result
+    shape, call/check/describe; the evaluator drives both alike."""
+    from citi.evaluation.api_bank.apis.base import API as ApiBankAPI
+    from citi.synthetic.tools import ToolManager
+    from citi.synthetic.tools.base import API as GeneratedAPI
+    from citi.toolcalls.runtime import ToolAPI
+
+    assert issubclass(GeneratedAPI, ToolAPI) and issubclass(ApiBankAPI, ToolAPI)
+    tm = ToolManager()
+    for api in tm.apis.values():
+        good = api.call()  # no arguments: an exception string, never a raise
+        assert list(good) == ["api_name", "input", "output", "exception"] and good["api_name"] == api.name
+        if api.inputs:  # a missing argument is the runtime's error text, in the shape of every result
+            assert good["output"] is None and "Missing parameter" in good["exception"]

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
+from ...toolcalls.runtime import ToolAPI
+
 YEAR = 2024  # the dialogues say "the year is 2024"; dates without a year mean this one
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
@@ -40,8 +42,7 @@ class Param:
     description: str
 
 
-class API:
-    name: ClassVar[str]
+class API(ToolAPI):
     description: ClassVar[str]
     inputs: ClassVar[dict[str, Param]] = {}
     outputs: ClassVar[dict[str, Param]] = {}
@@ -66,11 +67,11 @@ class API:
         try:
             args = self.normalize(self.coerce(kwargs))
         except ApiError as e:
-            return {"api_name": self.name, "input": kwargs, "output": None, "exception": str(e)}
+            return self.result(kwargs, None, str(e))
         try:
-            return {"api_name": self.name, "input": args, "output": self.run(**args), "exception": None}
+            return self.result(args, self.run(**args), None)
         except ApiError as e:
-            return {"api_name": self.name, "input": args, "output": None, "exception": str(e)}
+            return self.result(args, None, str(e))
 
     def coerce(self, kwargs: dict) -> dict:
         # the official parser hands every value over as a string, so numbers arrive as text

@@ -2,7 +2,7 @@
 
 Each API mirrors the behaviour of its official counterpart (``api-bank/apis/*.py``) on the
 initial databases, because the official checkers compare executed outputs with recorded
-ones. The interface is the one of ``citi.synthetic.tools.base.API``: ``call(**kwargs) -> dict``
+ones. The interface is ``citi.toolcalls.runtime.ToolAPI``, as the generated APIs': ``call(**kwargs) -> dict``
 ({api_name, input, output, exception}), ``check(result, gold) -> bool`` and ``describe()``,
 so the evaluator drives the embedded and the real tool sets alike.
 
@@ -16,11 +16,12 @@ import datetime as dt
 import inspect
 from typing import ClassVar
 
+from ....toolcalls.runtime import ToolAPI
+
 ISO = "%Y-%m-%d %H:%M:%S"
 
 
-class API:
-    name: ClassVar[str]
+class API(ToolAPI):
     database: ClassVar[str | None] = None  # name of the init_database/*.json this API reads
 
     def __init__(self, world):
@@ -45,9 +46,6 @@ class API:
         except Exception as e:  # noqa: BLE001 - the official APIs report any error as text
             return self.result(args, None, str(e))
         return self.result(args, out, None)
-
-    def result(self, args, output, exception) -> dict:
-        return {"api_name": self.name, "input": args, "output": output, "exception": exception}
 
     def check(self, result: dict, gold: dict) -> bool:
         return (result["input"] == gold["input"] and result["output"] == gold["output"]
