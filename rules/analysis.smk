@@ -7,17 +7,21 @@ include: "analysis_functions.smk"
 
 
 rule importance:
+    # every estimator: {scored} is <task> (the default, importance.method) or <estimator>/<task>
     input:
         unpack(inputs_of("importance")),
     output:
-        table=paths.IMPORTANCE,
-        tensor=paths.IMPORTANCE_TENSOR,
+        table=paths.SCORED_IMPORTANCE,
+        tensor=paths.SCORED_IMPORTANCE_TENSOR,
+    wildcard_constraints:
+        scored=f"(?:(?:{one_of(estimators())})/)?(?:{one_of(TASKS)})",
     params:
-        config_hash=config_params("importance", without=["importance.estimators"]),
+        # the importance section, and a named estimator's own keys (not the other estimators')
+        config_hash=importance_config_hash,
     log:
-        paths.log("importance", "{model}/{task}"),
+        paths.log("importance", "{model}/{scored}"),
     benchmark:
-        paths.benchmark("importance", "{model}/{task}")
+        paths.benchmark("importance", "{model}/{scored}")
     priority: PRIORITY_SELECTION
     threads: threads_for("importance")
     resources:
@@ -28,42 +32,20 @@ rule importance:
         "../scripts/importance.py"
 
 
-rule importance_estimator:
-    # the same job with a named estimator (importance.estimators.<estimator>)
-    input:
-        unpack(inputs_of("importance")),
-    output:
-        table=paths.ESTIMATOR_IMPORTANCE,
-        tensor=paths.ESTIMATOR_IMPORTANCE_TENSOR,
-    wildcard_constraints:
-        estimator=one_of(estimators()),
-    params:
-        config_hash=config_params("importance", "importance.estimators.{estimator}", without=["importance.estimators"]),
-    log:
-        paths.log("importance_estimator", "{model}/{estimator}/{task}"),
-    benchmark:
-        paths.benchmark("importance_estimator", "{model}/{estimator}/{task}")
-    priority: PRIORITY_SELECTION
-    threads: threads_for("importance")
-    resources:
-        **resources_for("importance"),
-    conda:
-        "../envs/analysis.yaml"
-    script:
-        "../scripts/importance_estimator.py"
-
-
 rule select_components:
+    # {chosen} is <selection> (from the default estimator's tables) or <estimator>/<selection>
     input:
-        unpack(inputs_of("importance_tables")),
+        unpack(inputs_of("select_components")),
     output:
-        out=paths.SELECTION,
+        out=paths.CHOSEN_SELECTION,
+    wildcard_constraints:
+        chosen=f"(?:(?:{one_of(estimators())})/)?(?:citi|(?:top|bottom|random)[0-9]+)",
     params:
         config_hash=config_params("selection", "seed"),
     log:
-        paths.log("select_components", "{model}/{selection}"),
+        paths.log("select_components", "{model}/{chosen}"),
     benchmark:
-        paths.benchmark("select_components", "{model}/{selection}")
+        paths.benchmark("select_components", "{model}/{chosen}")
     priority: PRIORITY_SELECTION
     threads: threads_for("tables")
     resources:
@@ -72,29 +54,6 @@ rule select_components:
         "../envs/analysis.yaml"
     script:
         "../scripts/select_components.py"
-
-
-rule select_estimator_components:
-    input:
-        unpack(inputs_of("importance_tables")),
-    output:
-        out=paths.ESTIMATOR_SELECTION,
-    wildcard_constraints:
-        estimator=one_of(estimators()),
-    params:
-        config_hash=config_params("selection", "seed"),
-    log:
-        paths.log("select_estimator_components", "{model}/{estimator}/{selection}"),
-    benchmark:
-        paths.benchmark("select_estimator_components", "{model}/{estimator}/{selection}")
-    priority: PRIORITY_SELECTION
-    threads: threads_for("tables")
-    resources:
-        **resources_for("tables"),
-    conda:
-        "../envs/analysis.yaml"
-    script:
-        "../scripts/select_estimator_components.py"
 
 
 rule importance_figures:

@@ -7,6 +7,13 @@ def estimators():
     return list(config.get("importance", {}).get("estimators", {}))
 
 
+def importance_config_hash(wildcards):
+    """The importance job's params: the importance section less the named estimators, plus this job's own."""
+    estimator = paths.split_scored(wildcards.scored)[0]
+    keys = ["importance"] + ([f"importance.estimators.{estimator}"] if estimator else [])
+    return config_params(*keys, without=["importance.estimators"])(wildcards)
+
+
 def analysis_targets(methods=None):
     """Importance, selections and figures; of the named estimators, those ``methods`` (None: all) train on."""
     used = [e for e in estimators()

@@ -94,7 +94,8 @@ def test_the_repro_dag_on_the_tiny_model_resolves_every_method_and_the_note(run_
     out = snakemake("all", "-n", "--cores", "2", "-d", str(workdir), "--configfile", str(config)).stdout
     evaluated = set(re.findall(rf"results/eval/{MODEL}/([^/]+)/", out))
     assert evaluated == {"base", "ft", "lora", "ft_dm", "lora_dm", "citi", "citi_ablation"}
-    for rule in ("prepare_split", "build_mixture", "importance", "importance_estimator", "train_stage",
+    assert re.search(rf"results/importance/{MODEL}/ablation_zero/tool\.csv", out)  # CITI-ablation's named estimator
+    for rule in ("prepare_split", "build_mixture", "importance", "select_components", "train_stage",
                  "generate_predictions", "score_predictions", "general_eval", "make_table", "make_verdict",
                  "results_note"):
         assert f"rule {rule}:" in out, rule

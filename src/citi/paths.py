@@ -38,13 +38,24 @@ def benchmark(rule: str, pattern: str = "") -> str:
 # ---- analysis (issue 3) --------------------------------------------------------------
 # {task} is one of the five task ids; {selection} names a component set:
 # "citi" (MOLoRA + unfrozen sets) or "<top|bottom|random><percent>" (e.g. top20).
-IMPORTANCE = f"{RESULTS}/importance/{{model}}/{{task}}.csv"
-IMPORTANCE_TENSOR = f"{RESULTS}/importance/{{model}}/{{task}}.pt"
-SELECTION = f"{RESULTS}/selection/{{model}}/{{selection}}.json"
-# a named importance estimator (importance.estimators.<estimator>): the same files, one folder down
-ESTIMATOR_IMPORTANCE = f"{RESULTS}/importance/{{model}}/{{estimator}}/{{task}}.csv"
-ESTIMATOR_IMPORTANCE_TENSOR = f"{RESULTS}/importance/{{model}}/{{estimator}}/{{task}}.pt"
-ESTIMATOR_SELECTION = f"{RESULTS}/selection/{{model}}/{{estimator}}/{{selection}}.json"
+# One rule per step for every estimator: {scored} is "<task>" (the default estimator, importance.method)
+# or "<estimator>/<task>" (a named one, importance.estimators.<estimator>: the same files, one folder down);
+# {chosen} likewise "<selection>" or "<estimator>/<selection>".
+SCORED_IMPORTANCE = f"{RESULTS}/importance/{{model}}/{{scored}}.csv"
+SCORED_IMPORTANCE_TENSOR = f"{RESULTS}/importance/{{model}}/{{scored}}.pt"
+CHOSEN_SELECTION = f"{RESULTS}/selection/{{model}}/{{chosen}}.json"
+IMPORTANCE = SCORED_IMPORTANCE.replace("{scored}", "{task}")
+IMPORTANCE_TENSOR = SCORED_IMPORTANCE_TENSOR.replace("{scored}", "{task}")
+SELECTION = CHOSEN_SELECTION.replace("{chosen}", "{selection}")
+ESTIMATOR_IMPORTANCE = SCORED_IMPORTANCE.replace("{scored}", "{estimator}/{task}")
+ESTIMATOR_IMPORTANCE_TENSOR = SCORED_IMPORTANCE_TENSOR.replace("{scored}", "{estimator}/{task}")
+ESTIMATOR_SELECTION = CHOSEN_SELECTION.replace("{chosen}", "{estimator}/{selection}")
+
+
+def split_scored(value: str) -> tuple[str | None, str]:
+    """A {scored} or {chosen} value as (estimator or None for the default, task or selection)."""
+    estimator, _, last = value.rpartition("/")
+    return estimator or None, last
 IMPORTANCE_FIGURES = f"{RESULTS}/figures/importance/{{model}}"  # heatmaps, jaccard, spearman
 # {tuned}: a method name (its final checkpoint) or a configured tuned-model name
 REPRESENTATION = f"{RESULTS}/representation/{{model}}/{{tool_dataset}}/{{tuned}}"

@@ -109,8 +109,14 @@ def build_mixture(config: dict, mixture: str) -> dict:
     return {t: mixture_tool_file(config, spec) if t == "tool" else task_data(config, t) for t in mixture_tasks(spec)}
 
 
-def importance(config: dict, model: str, task: str) -> dict:
-    return {"model": paths.MODEL.format(model=model), "data": task_data(config, task)}
+def importance(config: dict, model: str, scored: str) -> dict:
+    """The model and the task's data, for the default estimator ({scored} = task) or a named one."""
+    return {"model": paths.MODEL.format(model=model), "data": task_data(config, paths.split_scored(scored)[1])}
+
+
+def select_components(config: dict, model: str, chosen: str) -> dict:
+    """Every task's importance table, of the estimator the selection {chosen} is made from."""
+    return importance_tables(config, model, paths.split_scored(chosen)[0])
 
 
 def importance_tables(config: dict, model: str, estimator: str | None = None) -> dict:
