@@ -17,7 +17,7 @@ rule importance:
         scored=f"(?:(?:{one_of(estimators())})/)?(?:{one_of(TASKS)})",
     params:
         # the importance section, and a named estimator's own keys (not the other estimators')
-        config_hash=importance_config_hash,
+        config_hash=importance_params,
     log:
         paths.log("importance", "{model}/{scored}"),
     benchmark:

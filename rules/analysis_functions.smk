@@ -7,7 +7,7 @@ def estimators():
     return list(config.get("importance", {}).get("estimators", {}))
 
 
-def importance_config_hash(wildcards):
+def importance_params(wildcards):
     """The importance job's params: the importance section less the named estimators, plus this job's own."""
     estimator = paths.split_scored(wildcards.scored)[0]
     keys = ["importance"] + ([f"importance.estimators.{estimator}"] if estimator else [])

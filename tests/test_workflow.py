@@ -185,7 +185,7 @@ READS_NO_CONFIG = {"importance_figures", "plot_tradeoff", "retention_vs_gain"}
 def test_every_rule_reading_the_config_declares_its_config_in_params():
     for smk, name, body in rule_blocks():
         if name not in READS_NO_CONFIG:
-            assert re.search(r"^    params:\n(?:        .*\n)*?        config_hash=(?:config_params\(|\w+_config_hash,?$)", body, re.M), \
+            assert re.search(r"^    params:\n(?:        .*\n)*?        config_hash=(?:config_params\(|\w+_params,?$)", body, re.M), \
                 f"{smk.name}: rule {name} has no params config_hash=config_params(...)"
 
 

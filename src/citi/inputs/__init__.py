@@ -62,12 +62,6 @@ def model_or_folder(config: dict, model: str, ref: str) -> str:
 
 # ---- data ------------------------------------------------------------------------------------
 
-def split_data(config: dict, dataset: str, split: str) -> str:
-    if split not in config["datasets"].get(dataset, {}).get("splits", {}):
-        raise ConfigError(f"config key 'datasets.{dataset}.splits': no split '{split}'")
-    return paths.DATA.format(dataset=dataset, split=split)
-
-
 def task_data(config: dict, task: str) -> str:
     ref = config["tasks"][task]
     return paths.DATA.format(dataset=ref["dataset"], split=ref["split"])

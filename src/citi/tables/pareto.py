@@ -16,8 +16,8 @@ import io
 from pathlib import Path
 
 from ..errors import CitiError
-from ..io import atomic_path, write_text
-from .plot import _bar, axis, points
+from ..io import write_text
+from .plot import axis, error_bar, points, save
 
 
 def combined(tables: list[dict]) -> dict:
@@ -110,10 +110,10 @@ def plot(pts: list[dict], table: dict, out_path) -> None:
 
     fig, ax = plt.subplots(figsize=(7.2, 5.4), dpi=120)
     for i, model in enumerate(dict.fromkeys(p["model"] for p in pts)):
-        mine = sorted((p for p in pts if p["model"] == model), key=lambda p: p["general"])
+        mine = [p for p in pts if p["model"] == model]
         color = f"C{i % 10}"
         for p in mine:
-            ax.errorbar([p["general"]], [p["tool"]], xerr=_bar(p, "general"), yerr=_bar(p, "tool"), fmt="none",
+            ax.errorbar([p["general"]], [p["tool"]], xerr=error_bar(p, "general"), yerr=error_bar(p, "tool"), fmt="none",
                         ecolor=color, alpha=0.4, capsize=2, lw=1)
             marker = "*" if p["method"] == "base" else ("o" if p["on_front"] else "x")
             ax.scatter([p["general"]], [p["tool"]], color=color, marker=marker, s=160 if marker == "*" else 40,
@@ -126,13 +126,7 @@ def plot(pts: list[dict], table: dict, out_path) -> None:
     ax.set_ylabel(f"tool score (%): {', '.join(axis(table, 'tool'))}", fontsize=8)
     ax.set_title(f"Retention vs gain, every method — {table['config']} (bars: 95% bootstrap; x: off the front)",
                  fontsize=9)
-    ax.grid(alpha=0.3)
-    if pts:
-        ax.legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    with atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save(fig, ax, out_path, legend=bool(pts))
 
 
 def write(tables: list[dict], png, csv_path, md_path, root: str | Path = ".") -> list[dict]:

@@ -69,7 +69,7 @@ def points(table: dict, root: str | Path = ".") -> list[dict]:
     return out
 
 
-def _bar(p: dict, key: str):
+def error_bar(p: dict, key: str):
     """Asymmetric error bar (below, above) for errorbar(), or None."""
     ci = p[f"{key}_ci"]
     return None if ci is None else [[max(0.0, p[key] - ci[0])], [max(0.0, ci[1] - p[key])]]
@@ -90,7 +90,7 @@ def plot(table: dict, out_path, root: str | Path = ".") -> list[dict]:
         others = [p for p in mine if p["method"] != "base"]
         ax.scatter([p["general"] for p in others], [p["tool"] for p in others], color=color, label=model, s=40)
         for p in mine:
-            ax.errorbar([p["general"]], [p["tool"]], xerr=_bar(p, "general"), yerr=_bar(p, "tool"), fmt="none",
+            ax.errorbar([p["general"]], [p["tool"]], xerr=error_bar(p, "general"), yerr=error_bar(p, "tool"), fmt="none",
                         ecolor=color, alpha=0.5, capsize=2, lw=1)
             if p["method"] == "base":
                 ax.scatter([p["general"]], [p["tool"]], color=color, marker="*", s=220, edgecolor="black",
@@ -99,11 +99,18 @@ def plot(table: dict, out_path, root: str | Path = ".") -> list[dict]:
     ax.set_xlabel(f"mean general score (%): {general}", fontsize=8)
     ax.set_ylabel(f"tool score (%): mean of {tool}", fontsize=8)
     ax.set_title(f"Tool ability vs general ability — {table['config']} (bars: 95% bootstrap)", fontsize=10)
+    save(fig, ax, out_path, legend=bool(pts))
+    return pts
+
+
+def save(fig, ax, out_path, legend: bool) -> None:
+    """Grid, legend (when there are points), layout, and the PNG written whole or not at all."""
+    import matplotlib.pyplot as plt
+
     ax.grid(alpha=0.3)
-    if pts:
+    if legend:
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
-    return pts
