@@ -32,6 +32,18 @@ def as_cache(layers: list[tuple]):
     return cache
 
 
+def static_cache(model_config, layers: list[tuple], capacity: int):
+    """A StaticCache of ``capacity`` positions holding ``layers`` at its start: decoding writes each
+    new token's keys and values in place, where a DynamicCache concatenates (copies) the whole
+    cache at every step, which costs more than the step's matrix products on a CPU."""
+    from transformers import StaticCache
+
+    cache = StaticCache(config=model_config, max_cache_len=capacity)
+    for index, (keys, values) in enumerate(layers):
+        cache.update(keys, values, index)
+    return cache
+
+
 class PrefixStore:
     """The per-layer (keys, values) of token sequences, each as if computed alone, reusing the
     caches of the last ``keep`` sequences (callers order their prompts so neighbours share)."""
