@@ -166,10 +166,22 @@ class KillAfterStep(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+def effective_precision(precision: str, on_gpu: bool) -> str:
+    """The precision a stage trains in. On a CPU, bf16 (autocast, fp32 master weights) only where the
+    CPU has native bf16 matrix units (AVX512-BF16 or AMX: about 2x faster than fp32 there); fp16, or
+    bf16 on other CPUs, train in fp32, which is then faster and exact."""
+    if on_gpu or precision == "fp32":
+        return precision
+    if precision == "bf16" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return "bf16"
+    log.warning("training.precision %s has no native support on this CPU: training in fp32", precision)
+    return "fp32"
+
+
 def training_arguments(config: dict, stage: dict, work_dir: Path, gpus: int) -> TrainingArguments:
     tr = config["training"]
     on_gpu = torch.cuda.is_available() and gpus > 0
-    precision = tr["precision"] if on_gpu else "fp32"  # CPUs train in fp32 whatever the config says
+    precision = effective_precision(tr["precision"], on_gpu)
     extra = {}
     if tr.get("deepspeed") and gpus > 1:
         from .launch import deepspeed_config

@@ -32,7 +32,7 @@ import torch
 from ...errors import ConfigError
 from ...records import target_index
 from ...toolcalls.targets import target_call
-from ...training.trainer import KILL_ENV, KillAfterStep, last_complete_checkpoint
+from ...training.trainer import KILL_ENV, KillAfterStep, effective_precision, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
 
@@ -83,7 +83,7 @@ def grpo_config(config: dict, stage: dict, work_dir: Path, gpus: int):
         raise ConfigError("config key 'tl_training.irm': a stage of kind grpo needs num_generations >= 2 and "
                           f"temperature > 0 (sampled groups), not {irm['num_generations']} and {irm['temperature']}")
     on_gpu = torch.cuda.is_available() and gpus > 0
-    precision = tr["precision"] if on_gpu else "fp32"
+    precision = effective_precision(tr["precision"], on_gpu)
     return GRPOConfig(
         output_dir=str(work_dir),
         learning_rate=stage["lr"],
