@@ -166,13 +166,17 @@ class KillAfterStep(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
+def cpu_has_native_bf16() -> bool:
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def effective_precision(precision: str, on_gpu: bool) -> str:
     """The precision a stage trains in. On a CPU, bf16 (autocast, fp32 master weights) only where the
     CPU has native bf16 matrix units (AVX512-BF16 or AMX: about 2x faster than fp32 there); fp16, or
     bf16 on other CPUs, train in fp32, which is then faster and exact."""
     if on_gpu or precision == "fp32":
         return precision
-    if precision == "bf16" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if precision == "bf16" and cpu_has_native_bf16():
         return "bf16"
     log.warning("training.precision %s has no native support on this CPU: training in fp32", precision)
     return "fp32"
