@@ -78,6 +78,17 @@ def undo_deliberate_changes(config: dict, backbone: str, tool: str) -> dict:
         sft = c["methods"][method]["stages"][0]
         assert {k: sft.pop(k) for k in ("weight_decay", "adam_beta2", "warmup_ratio")} == {
             "weight_decay": 0.01, "adam_beta2": 0.95, "warmup_ratio": 0.01}
+    # issue 22: the reviewer's baselines at FT's settings, and BFCL's benchmarks and columns (formerly absent)
+    baselines = {m: c["methods"].pop(m) for m in ("wise_ft05", "ties20", "dare90", "freeze_bottom25")}
+    assert all(baselines[m]["merge"]["from"] == "ft" for m in ("wise_ft05", "ties20", "dare90"))
+    (frozen,) = baselines["freeze_bottom25"]["stages"]
+    assert {**frozen, "freeze_bottom": None} == {**c["methods"]["ft"]["stages"][0], "freeze_bottom": None}
+    assert c["datasets"].pop("bfcl")["adapter"] == "bfcl"
+    bfcl = [b for b in c["evaluation"]["benchmarks"] if b.startswith("bfcl_")]
+    assert len(bfcl) == 5 and all(c["evaluation"]["benchmarks"].pop(b)["scorer"] == "bfcl" for b in bfcl)
+    columns = c["tables"]["columns"]
+    assert [col["name"] for col in columns if col["name"].startswith("BFCL")] == ["BFCL non-live", "BFCL live"]
+    c["tables"]["columns"] = [col for col in columns if not col["name"].startswith("BFCL")]
     return c
 
 

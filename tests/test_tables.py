@@ -238,7 +238,9 @@ def test_a_paper_setting_that_is_not_the_configs_is_refused(test_config):
 
 def test_ablation_and_analysis_rows_follow_the_configured_methods():
     config = load_config(paper_configfiles("llama-3-8b-instruct", "api-bank"))
-    assert [r.method for r in spec.rows(config, "ablations")] == list(spec.ABLATIONS)
+    # the paper's ablations in its order, then the reviewer's baselines (issue 22) in the config's
+    assert [r.method for r in spec.rows(config, "ablations")] == [*spec.ABLATIONS, "wise_ft05", "ties20", "dare90",
+                                                                   "freeze_bottom25"]
     analysis = [r.method for r in spec.rows(config, "analysis")]
     assert analysis[-6:] == list(spec.PARTIAL_TUNING)
     replaced = [m for m in spec.REPLACEMENT if m in config["methods"]]

@@ -82,6 +82,8 @@ def dataset_source(config: dict, dataset: str) -> list[str]:
     package sources are fetched by the job itself, so they are no file Snakemake can watch."""
     ds = config["datasets"][dataset]
     kind = source_kind(ds["source"])
+    if ds["adapter"] == "bfcl":  # BFCL's environment (its data ship in the package): software, as a pypi: source
+        return []
     if kind == "generated":
         return [paths.EMBEDDED_ROOT]
     if kind == "local":
