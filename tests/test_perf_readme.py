@@ -52,3 +52,20 @@ def test_the_block_between_the_markers_is_replaced_and_nothing_else(tmp_path):
 def test_the_repository_readme_has_the_block():
     text = (REPO / "README.md").read_text(encoding="utf-8")
     assert text.count(perf_readme.BEGIN) == 1 and text.count(perf_readme.END) == 1
+
+
+def test_without_the_default_runs_json_only_the_benchmark_table_is_rendered(tmp_path, monkeypatch):
+    perf = tmp_path / "perf"
+    perf.mkdir()
+    (perf / "bench_molora.json").write_text(json.dumps({"step_time_ratio_molora_vs_lora": 1.02, "memory_ratio_molora_vs_lora": 1.06, "targets": {
+        "step_time_ratio_molora_vs_lora": 1.3}, "passed": True}))
+    readme = tmp_path / "README.md"
+    before = (f"{perf_readme.BEGIN}\nthe measured paragraph\n{perf_readme.END}\n"
+              f"{perf_readme.BENCH_BEGIN}\nold table\n{perf_readme.BENCH_END}\n")
+    readme.write_text(before)
+    monkeypatch.setattr("sys.argv", ["perf_readme.py", "--json", str(perf / "default_run.json"), "--readme", str(readme)])
+    perf_readme.main()
+    after = readme.read_text()
+    assert after.split(perf_readme.BENCH_BEGIN)[0] == before.split(perf_readme.BENCH_BEGIN)[0]  # left as it was
+    table = after.split(perf_readme.BENCH_BEGIN)[1].split(perf_readme.BENCH_END)[0]
+    assert "old table" not in table and "bench_molora" in table and "1.02" in table
