@@ -63,6 +63,13 @@ def test_scoring_declares_the_raw_source_it_reads(config, tmp_path):
     assert evaluation_inputs.score_predictions(config, "tiny", "ft", bench)["source"] == [str(tmp_path)]
 
 
+def test_a_split_watches_a_local_data_source_but_not_an_environment_that_ships_the_data(config, tmp_path):
+    config["datasets"]["bfcl"] = {"adapter": "bfcl", "source": str(tmp_path / "venv"), "splits": {"non_live": {}}}
+    config["datasets"]["local_gsm8k"] = {"adapter": "gsm8k", "source": str(tmp_path / "gsm8k"), "splits": {"test": {}}}
+    assert inputs.prepare_split(config, "local_gsm8k", "test") == {"source": [str(tmp_path / "gsm8k")]}
+    assert inputs.prepare_split(config, "bfcl", "non_live") == {"source": []}  # BFCL's environment: software
+
+
 class FakeInput(dict):
     """snakemake.input's named part as a Namedlist exposes it: items() of name -> str or list."""
 

@@ -16,6 +16,7 @@ from .. import paths
 from ..data.tool_turns import mixture_tool_file
 from ..errors import ConfigError
 from ..records import TASKS
+from ..data import adapters
 from ..data.sources import local_path, source_kind
 from ..importance.selection import needed_selections, selection_name, selection_path
 
@@ -79,10 +80,11 @@ def benchmark_data(config: dict, benchmark: str, section: str = "evaluation.benc
 
 def dataset_source(config: dict, dataset: str) -> list[str]:
     """What a dataset's files come from: generated data, or the local file/folder it reads. Hub, URL and
-    package sources are fetched by the job itself, so they are no file Snakemake can watch."""
+    package sources are fetched by the job itself, and an adapter's software source (``source_is_data``) is
+    an environment, so they are no file Snakemake can watch."""
     ds = config["datasets"][dataset]
     kind = source_kind(ds["source"])
-    if ds["adapter"] == "bfcl":  # BFCL's environment (its data ship in the package): software, as a pypi: source
+    if not adapters.get(ds["adapter"]).source_is_data:  # an environment that ships the data (BFCL's), as pypi:
         return []
     if kind == "generated":
         return [paths.EMBEDDED_ROOT]

@@ -32,6 +32,8 @@ class Adapter:
     split_files: ClassVar[dict[str, list[str]]] = {}
     # hub snapshot filter; None downloads the whole repo
     hub_patterns: ClassVar[list[str] | None] = None
+    # False where the source is software that ships the data (an environment), not a file Snakemake should watch
+    source_is_data: ClassVar[bool] = True
 
     @property
     def splits(self) -> list[str]:

@@ -33,6 +33,7 @@ NO_CALLS = "[]"  # the empty call list: the gold answer of an irrelevance item (
 class BFCL(Adapter):
     name = "bfcl"
     task = "tool"
+    source_is_data = False  # BFCL's environment: the data ship inside its bfcl-eval package
 
     @property
     def splits(self) -> list[str]:
