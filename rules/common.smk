@@ -121,4 +121,4 @@ def final_targets(full=False):
         raise ValueError(f"config key 'all_methods': {', '.join(map(repr, unknown))} is not a key of methods")
     return (model_targets() + data_targets() + mixture_targets() + analysis_targets(scope)
             + training_targets(scope) + evaluation_targets(scope)
-            + table_spec.targets(config, main_only=scope is not None))
+            + table_spec.targets(config, scope=scope))

@@ -18,7 +18,7 @@ rule make_table:
         markdown=paths.TABLE_MARKDOWN,
         sources=paths.TABLE_SOURCES,
     wildcard_constraints:
-        table="main|ablations|analysis|extra",
+        table="main|ablations|analysis|extra|baselines",
     params:
         # the whole config: the table's header names the config and its hash
         config_hash=config_params(),

@@ -80,7 +80,7 @@ def test_the_repro_config_sizes_hold_its_budget_arithmetic():
     assert set(config["all_methods"]) == {"ft", "lora", "ft_dm", "lora_dm", "citi", "citi_ablation"}
     assert config["tables"]["main_methods"] == config["all_methods"]
     assert spec.paper_setting(config)["reference"] == ["llama-3-8b-instruct", "phi-3-mini", "mistral-7b-instruct-v0.2"]
-    assert spec.note_path(config) == "docs/results-smollm2-api-bank.md" in spec.targets(config, main_only=True)
+    assert spec.note_path(config) == "docs/results-smollm2-api-bank.md" in spec.targets(config, scope=config["all_methods"])
     text = CONFIG.read_text()
     block = text.split("# Job seconds")[1].split("#   in all")[0]
     stages = [int(m.replace(",", "")) for m in re.findall(r"^#.*?\s{2,}(\d[\d,]*)$", block, re.M)]

@@ -515,7 +515,7 @@ def test_extra_columns_appear_only_in_the_extra_table():
     assert [r.method for r in spec.rows(config, "extra")] == ["base", "ft"]
     assert all("/mt/" not in p for p in spec.required_inputs(config, "main"))
     assert all("/mt/" in p for p in spec.required_inputs(config, "extra"))
-    assert "results/tables/extra.csv" in spec.targets(config, main_only=True)
+    assert "results/tables/extra.csv" in spec.targets(config, scope=["ft"])
     config["tables"]["columns"].pop()
     assert not spec.has_rows(config, "extra") and "results/tables/extra.csv" not in spec.targets(config)
 

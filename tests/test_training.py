@@ -278,15 +278,15 @@ def csv_rows(path):
 def test_precision_bf16_trains_under_autocast_only_on_a_cpu_with_native_bf16(workspace, monkeypatch):
     """bf16 is autocast with fp32 master weights: the saved weights stay float32, and they differ from an fp32
     run's where the CPU has native bf16 and equal them where it has not (then the stage trains in fp32)."""
-    from citi.training import trainer
+    from citi import precision as prec
     from citi.training.stage import run_stage
 
-    assert [trainer.effective_precision(p, on_gpu=False) for p in ("fp32", "fp16")] == ["fp32", "fp32"]
-    assert [trainer.effective_precision(p, on_gpu=True) for p in ("fp32", "bf16", "fp16")] == ["fp32", "bf16", "fp16"]
+    assert [prec.effective_precision(p, on_gpu=False) for p in ("fp32", "fp16")] == ["fp32", "fp32"]
+    assert [prec.effective_precision(p, on_gpu=True) for p in ("fp32", "bf16", "fp16")] == ["fp32", "bf16", "fp16"]
     runs = {}
     for name, precision, native in [("fp32", "fp32", True), ("bf16", "bf16", True), ("bf16-elsewhere", "bf16", False)]:
-        monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda native=native: native)
-        assert trainer.effective_precision(precision, on_gpu=False) == ("bf16" if precision == "bf16" and native else "fp32")
+        monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda native=native: native)
+        assert prec.effective_precision(precision, on_gpu=False) == ("bf16" if precision == "bf16" and native else "fp32")
         torch.manual_seed(0)
         folder = f"results/precision/{name}"
         run_stage(tiny_config(precision=precision), "tiny", "ft", 1, folder)
@@ -294,6 +294,15 @@ def test_precision_bf16_trains_under_autocast_only_on_a_cpu_with_native_bf16(wor
     assert all(t.dtype == torch.float32 for run in runs.values() for t in run.values())
     assert not changed(runs["fp32"], runs["bf16-elsewhere"])  # the fallback is the fp32 run, bit for bit
     assert changed(runs["fp32"], runs["bf16"])  # autocast ran the matrix products in bf16
+
+
+def test_auto_evaluation_dtype_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    from citi import precision as prec
+
+    for native in (True, False):
+        monkeypatch.setattr(prec, "cpu_has_native_bf16", lambda native=native: native)
+        assert prec.evaluation_dtype("auto", "cpu") == ("bfloat16" if native else "float32")
+        assert [prec.evaluation_dtype(d, "cpu") for d in (None, "float32", "bfloat16")] == [None, "float32", "bfloat16"]
 
 
 @pytest.mark.parametrize("method", ["ft", "lora", "citi"])

@@ -8,6 +8,8 @@ Source strings (``datasets.<name>.source`` in the config):
                               keeping its relative path, and the cache folder returned
 - ``pypi:<module>/<path>``    a data file shipped inside an installed package
 - ``generated:<kind>``        the project's own generated data (results/raw/embedded/<kind>)
+- ``env:<name>``              one of the project's environments that ships its data (``env:bfcl``:
+                              ``.venv-bfcl`` at the repo root, or ``$CITI_BFCL_PYTHON``), from any directory
 - anything else               a local file or folder; ``$VARS`` are expanded
 
 Hub and URL access is optional: an unreachable hub names the source and says
@@ -29,6 +31,7 @@ from .. import paths
 from ..io import atomic_path
 
 EMBEDDED_ROOT = Path(paths.EMBEDDED_ROOT)
+REPO_ROOT = Path(__file__).resolve().parents[3]  # where ./bootstrap.sh makes the .venv-<name> environments
 DOWNLOAD_CACHE = Path(paths.DOWNLOADS)
 
 
@@ -40,7 +43,7 @@ class Resolved:
 
 
 def source_kind(source: str) -> str:
-    for prefix in ("hub", "pypi", "generated"):
+    for prefix in ("hub", "pypi", "generated", "env"):
         if source.startswith(prefix + ":"):
             return prefix
     if source.startswith(("http://", "https://")):
@@ -77,11 +80,29 @@ def resolve(source: str, revision: str | None = None, owner: str = "source",
             raise SourceError(f"{owner}: generated data '{source}' is missing at {path}; "
                               f"build it with `snakemake {path}`")
         return Resolved(path, "generated")
+    if kind == "env":
+        return Resolved(_resolve_env(source[len("env:"):], owner), "env")
     path = local_path(source)
     if not path.exists():
         raise SourceError(f"{owner}: local source '{source}' does not exist (looked at {path.resolve()}). "
                           f"Point {owner}.source at the file or folder, or use hub:<org>/<name> with a revision.")
     return Resolved(path, "local")
+
+
+def _resolve_env(name: str, owner: str) -> Path:
+    """``env:<name>``: one of the project's own environments, wherever Snakemake runs: the interpreter in
+    ``$CITI_<NAME>_PYTHON``, else the repository's ``.venv-<name>`` (made by ./bootstrap.sh)."""
+    variable = f"CITI_{name.upper()}_PYTHON"
+    if os.environ.get(variable):
+        python = Path(os.environ[variable])
+        if not python.exists():
+            raise SourceError(f"{owner}: ${variable} is {python}, which does not exist")
+        return python
+    folder = REPO_ROOT / f".venv-{name}"
+    if not folder.is_dir():
+        raise SourceError(f"{owner}: environment 'env:{name}' is missing at {folder}; ./bootstrap.sh makes it, "
+                          f"or set ${variable} to its interpreter")
+    return folder
 
 
 def _resolve_hub(repo_id: str, revision: str | None, owner: str, allow_patterns) -> Resolved:

@@ -49,7 +49,8 @@ def materialize(name: str, spec: dict, out_dir: str | Path) -> dict:
 
 
 def load(path: str | Path, dtype=None, device: str = "cpu"):
-    """(model, tokenizer) from a materialised folder; ``dtype`` a name or torch dtype, else as saved."""
+    """(model, tokenizer) from a materialised folder; ``dtype`` a name (``auto``: bf16 where native,
+    ``citi.precision.evaluation_dtype``) or torch dtype, else as saved."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(path)
@@ -60,7 +61,9 @@ def load(path: str | Path, dtype=None, device: str = "cpu"):
     try:
         trust = read_provenance(path).get("trust_remote_code", False) if (path / PROVENANCE).exists() else False
         if isinstance(dtype, str):
-            dtype = DTYPES[dtype]
+            from ..precision import evaluation_dtype
+
+            dtype = DTYPES[evaluation_dtype(dtype, device)]
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust)
         # device_map puts weights straight on the GPU instead of staging a big model in RAM.
         model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype or "auto", device_map=device,

@@ -15,7 +15,7 @@ from .. import paths
 from ..errors import ConfigError
 from .paper import BY_TOOL_DATASET, REPLACEMENT_LABELS
 
-TABLES = ("main", "ablations", "analysis", "extra")
+TABLES = ("main", "ablations", "analysis", "extra", "baselines")
 LABELS = {"base": "base", "ft": "FT", "lora": "LoRA", "citi": "CITI",
           "ft_dm": "FT+DM", "lora_dm": "LoRA+DM", "uco_only": "UCO only", "rp_mi": "RP+MI",
           "wo_molora": "w/o MOLoRA", "wo_lr": "w/o L_r", "wo_rp": "w/o RP",
@@ -40,7 +40,7 @@ class Column:
     optional: bool = False
     plot: bool = True  # counts toward the trade-off plot's axis of its kind (TS/PI/CF details do not)
     direction: str = "higher"  # which way is better: higher (percent scores) | lower (e.g. answer_nll)
-    table: str = "main"  # main: in the main, ablations and analysis tables | extra: only in the extra table
+    table: str = "main"  # main: in the main, ablations, analysis and baselines tables | extra: only in the extra table
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,16 @@ def _methods(config: dict, table: str) -> list[tuple[str, str, str]]:
     if table in ("main", "extra"):  # the extra table: the main rows on the extra columns
         wanted = [m for m in config.get("tables", {}).get("main_methods", ["ft", "lora", "citi"]) if m in defined]
         return [("base", "base", "base")] + [(m, method_label(config, m), m) for m in wanted]
+    baselines = [(m, baseline_label(spec), m) for m, spec in defined.items() if is_baseline(spec)]
     if table == "ablations":
         # the paper's ablations, then CITI on another importance estimator's selection (no paper numbers)
         variants = [(m, variant_label(config, spec["importance"]), m)
                     for m, spec in defined.items() if m.startswith("citi_") and "importance" in spec]
-        baselines = [(m, baseline_label(spec), m) for m, spec in defined.items() if is_baseline(spec)]
         return [(m, LABELS[m], m) for m in ABLATIONS if m in defined] + variants + baselines
+    if table == "baselines":
+        # issue 22's cheap anti-forgetting baselines beside the main rows, on the main columns: the table
+        # `all` builds when all_methods holds them (the ablation table, with every other ablation, is `full`'s)
+        return (_methods(config, "main") + baselines) if baselines else []
     if table == "analysis":
         rows = [(m, label, label) for m, label in REPLACEMENT.items() if m in defined]
         if rows:  # Table 1 compares with the untouched model ("vanilla")
@@ -221,11 +225,12 @@ def training_curves(config: dict) -> list[tuple[str, str, list[str]]]:
     return out
 
 
-def targets(config: dict, main_only: bool = False) -> list[str]:
+def targets(config: dict, scope: list[str] | None = None) -> list[str]:
     """What `all` builds: the main table, trade-off plot, differences and verdict, plus ablations/analysis
-    when their methods exist (not with ``main_only``: `all` of a config whose ``all_methods`` narrows it),
-    the extra table when columns are marked ``table: extra``, the retention-vs-gain plot of every method with
-    the ablation table, and the result note (``tables.note``).
+    when their methods exist (not when ``scope``, a config's ``all_methods``, narrows `all`), the baselines
+    table when the config has baselines (and ``scope``, if any, holds every row of it), the extra table
+    when columns are marked ``table: extra``, the retention-vs-gain plot of every method with the ablation
+    table, and the result note (``tables.note``).
 
     A column whose benchmark no evaluation produces is an error (``citi.config.check_config`` names
     it at load), never a silent drop of the tables from `all`.
@@ -236,10 +241,12 @@ def targets(config: dict, main_only: bool = False) -> list[str]:
     if missing:
         raise ConfigError(f"config key 'tables.columns': no evaluation configured for benchmark(s) "
                           f"{', '.join(missing)}; evaluated: {', '.join(sorted(evaluated_benchmarks(config)))}")
-    others = ("extra",) if main_only else ("extra", "ablations", "analysis")
-    extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t)]
+    narrowed = scope is not None
+    others = ("extra", "baselines") if narrowed else ("extra", "baselines", "ablations", "analysis")
+    in_scope = lambda t: not narrowed or all(m == "base" or m in scope for m, _, _ in _methods(config, t))  # noqa: E731
+    extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t) and in_scope(t)]
     # every method on one plane, baselines included (issue 22): with the ablation table's rows
-    pareto = [paths.PARETO_PLOT] if not main_only and has_rows(config, "ablations") else []
+    pareto = [paths.PARETO_PLOT] if not narrowed and has_rows(config, "ablations") else []
     curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []
     note = [note_path(config)] if note_path(config) else []
     return [paths.MAIN_TABLE, paths.TRADEOFF_PLOT, paths.DIFFERENCES, paths.VERDICT, *curves, *extra, *pareto, *note]

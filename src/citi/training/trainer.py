@@ -22,6 +22,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..io import atomic_path
+from ..precision import effective_precision, on_gpu as uses_gpu
 from .collator import IGNORE, Collator, pad_id
 
 log = logging.getLogger("citi.training")
@@ -166,25 +167,9 @@ class KillAfterStep(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def cpu_has_native_bf16() -> bool:
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
-def effective_precision(precision: str, on_gpu: bool) -> str:
-    """The precision a stage trains in. On a CPU, bf16 (autocast, fp32 master weights) only where the
-    CPU has native bf16 matrix units (AVX512-BF16 or AMX: a SmolLM2 step 2.2-2.5x faster than fp32 on one); fp16, or
-    bf16 on other CPUs, train in fp32, which is then faster and exact."""
-    if on_gpu or precision == "fp32":
-        return precision
-    if precision == "bf16" and cpu_has_native_bf16():
-        return "bf16"
-    log.warning("training.precision %s has no native support on this CPU: training in fp32", precision)
-    return "fp32"
-
-
 def training_arguments(config: dict, stage: dict, work_dir: Path, gpus: int) -> TrainingArguments:
     tr = config["training"]
-    on_gpu = torch.cuda.is_available() and gpus > 0
+    on_gpu = uses_gpu(gpus)
     precision = effective_precision(tr["precision"], on_gpu)
     extra = {}
     if tr.get("deepspeed") and gpus > 1:

@@ -1,7 +1,7 @@
 """BFCL (Berkeley Function Calling Leaderboard), read from the installed bfcl-eval package.
 
-The source is BFCL's own environment (``.venv-bfcl``, made by ``./bootstrap.sh``; or its
-``bin/python``): the question and possible-answer files ship inside ``bfcl_eval/data/``, and
+The source is BFCL's own environment (``env:bfcl``: ``.venv-bfcl``, made by ``./bootstrap.sh``, or
+``$CITI_BFCL_PYTHON``; or a path to an environment or its ``bin/python``): the question and possible-answer files ship inside ``bfcl_eval/data/``, and
 bfcl-eval itself renders each item's prompt (``citi/evaluation/bfcl/driver.py prompts``), so the
 prompts are BFCL's own. A split is one BFCL category (``simple_python``,
 ``multiple``, ``parallel``, ``parallel_multiple``, ``irrelevance``, ``live_*``) or ``non_live``

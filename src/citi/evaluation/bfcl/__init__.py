@@ -32,7 +32,8 @@ RELEVANCE_CATEGORIES = ("irrelevance", "live_irrelevance", "live_relevance")
 CATEGORIES = AST_CATEGORIES + RELEVANCE_CATEGORIES
 # the adapter's splits: each category alone, and BFCL's non-live single-turn Python set together
 SPLITS = {**{c: [c] for c in CATEGORIES},
-          "non_live": ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]}
+          "non_live": ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"],
+          "non_live_ast": ["simple_python", "multiple", "parallel", "parallel_multiple"]}
 
 
 # ---------------------------------------------------------------- gold answers as calls

@@ -21,6 +21,7 @@ from ... import paths
 from ...inputs import benchmark_data
 from ...errors import ConfigError
 from ...io import dumps_record, read_json, sha256_text, write_json, write_text
+from ...precision import evaluation_dtype
 from .crosscheck import attach, crosscheck_names, opencompass_items
 from .config import render
 from .data import write_benchmark
@@ -146,7 +147,8 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
             "config_hash": sha256_text(dumps_record(settings))[:16],
             "engine": {"opencompass": version, "template": spec["template"], "shots": spec["shots"],
                        "prompt_sha256": described.get(spec["template"], {}).get("prompt_sha256"),
-                       "max_out_len": spec["max_out_len"], "dtype": oc["dtype"],
+                       "max_out_len": spec["max_out_len"],
+                       "dtype": evaluation_dtype(oc["dtype"], "cuda" if oc["num_gpus"] else "cpu"),
                        "summary": str(summary), "config": str(config_path)},
         }
         if name in (crosschecks or {}):

@@ -32,7 +32,8 @@ import torch
 from ...errors import ConfigError
 from ...records import target_index
 from ...toolcalls.targets import target_call
-from ...training.trainer import KILL_ENV, KillAfterStep, effective_precision, last_complete_checkpoint
+from ...precision import effective_precision, on_gpu as uses_gpu
+from ...training.trainer import KILL_ENV, KillAfterStep, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
 
@@ -82,7 +83,7 @@ def grpo_config(config: dict, stage: dict, work_dir: Path, gpus: int):
     if irm["num_generations"] < 2 or irm["temperature"] <= 0:
         raise ConfigError("config key 'tl_training.irm': a stage of kind grpo needs num_generations >= 2 and "
                           f"temperature > 0 (sampled groups), not {irm['num_generations']} and {irm['temperature']}")
-    on_gpu = torch.cuda.is_available() and gpus > 0
+    on_gpu = uses_gpu(gpus)
     precision = effective_precision(tr["precision"], on_gpu)
     return GRPOConfig(
         output_dir=str(work_dir),

@@ -44,7 +44,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ...training.trainer import KILL_ENV, effective_precision, last_complete_checkpoint
+from ...precision import effective_precision, on_gpu as uses_gpu
+from ...training.trainer import KILL_ENV, last_complete_checkpoint
 
 log = logging.getLogger("citi.training")
 
@@ -186,7 +187,7 @@ class PPO:
 
         self.tr, self.s, self.stage = config["training"], ppo_settings(config["tl_training"]["irm"]), stage
         self.work_dir, self.reward_fn, self.tokenizer = Path(work_dir), reward_fn, tokenizer
-        on_gpu = torch.cuda.is_available() and gpus > 0
+        on_gpu = uses_gpu(gpus)
         precision = effective_precision(self.tr["precision"], on_gpu)
         self.acc = Accelerator(cpu=not on_gpu, mixed_precision={"fp32": "no"}.get(precision, precision))
         self.rank, self.world = self.acc.process_index, self.acc.num_processes
