@@ -61,8 +61,8 @@ def load_split(name: str, dataset: dict, split: str) -> tuple[list[dict], dict]:
         "adapter": dataset["adapter"],
         "options": options,
         # relative names keep the manifest identical across clones
-        "input_files": [{"file": str(f.relative_to(root)) if f != resolved.path else f.name,
-                         "sha256": sha256_file(f)} for f in files],
+        "input_files": [{"file": str(f.relative_to(root)) if f.is_relative_to(root) and f != resolved.path
+                         else f.name, "sha256": sha256_file(f)} for f in files],
     }
     return records, provenance
 

@@ -97,7 +97,8 @@ def _resolve_env(name: str, owner: str) -> Path:
         python = Path(os.environ[variable])
         if not python.exists():
             raise SourceError(f"{owner}: ${variable} is {python}, which does not exist")
-        return python
+        # the environment's folder (the data it ships lie beside bin/, not in it)
+        return python.parent.parent if python.parent.name == "bin" else python
     folder = REPO_ROOT / f".venv-{name}"
     if not folder.is_dir():
         raise SourceError(f"{owner}: environment 'env:{name}' is missing at {folder}; ./bootstrap.sh makes it, "
