@@ -281,3 +281,23 @@ def test_the_pipeline_prepares_and_scores_a_bfcl_benchmark(loaded, bfcl_py, tmp_
         if ids:
             assert result["metrics"][c] == 100.0 * sum(i not in wrong for i in ids) / len(ids)
             assert set(result["item_scores"][c]) == set(ids)
+
+
+def test_the_default_configs_bfcl_splits_come_from_env_bfcl_wherever_snakemake_runs(bfcl_py, tmp_path, monkeypatch):
+    """The embedded default's BFCL dataset (``source: env:bfcl``) resolves from another working directory,
+    through $CITI_BFCL_PYTHON given as an interpreter; non_live_ast holds only the AST categories."""
+    from citi.config import read_config
+    from citi.data.sampling import prepare_split
+    from citi.io import read_json, read_jsonl
+
+    dataset = read_config(REPO / "config/config.yaml")["datasets"]["bfcl"]
+    assert dataset["source"] == "env:bfcl" and set(dataset["splits"]) == {"non_live_ast", "irrelevance"}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CITI_BFCL_PYTHON", bfcl_py)
+    spec = {**dataset, "splits": {"non_live_ast": {"n": 30}}}
+    prepare_split("bfcl", spec, "non_live_ast", "ast.jsonl", "manifest.json", 1)
+    records = read_jsonl("ast.jsonl")
+    assert len(records) == 30 and {r["meta"]["category"] for r in records} <= set(SPLITS["non_live_ast"])
+    assert "irrelevance" not in SPLITS["non_live_ast"] and set(SPLITS["non_live_ast"]) < set(SPLITS["non_live"])
+    files = [f["file"] for f in read_json("manifest.json")["input_files"]]
+    assert len(files) == 8 and all(f.startswith("lib/") for f in files)  # relative to the environment's folder

@@ -169,3 +169,20 @@ def test_both_tool_runtimes_implement_one_interface():
         assert list(good) == ["api_name", "input", "output", "exception"] and good["api_name"] == api.name
         if api.inputs:  # a missing argument is the runtime's error text, in the shape of every result
             assert good["output"] is None and "Missing parameter" in good["exception"]
+
+
+def test_an_env_source_names_its_environment_or_the_fix(tmp_path, monkeypatch):
+    from citi.data import sources
+    from citi.errors import SourceError
+
+    monkeypatch.delenv("CITI_NOPE_PYTHON", raising=False)
+    with pytest.raises(SourceError, match=r"env:nope.*bootstrap.sh.*CITI_NOPE_PYTHON"):
+        sources.resolve("env:nope", owner="datasets.x.source")
+    python = tmp_path / "envdir" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    monkeypatch.setenv("CITI_NOPE_PYTHON", str(python))
+    assert sources.resolve("env:nope").path == tmp_path / "envdir"  # the environment, whose lib/ holds the data
+    monkeypatch.setenv("CITI_NOPE_PYTHON", str(tmp_path / "missing"))
+    with pytest.raises(SourceError, match="CITI_NOPE_PYTHON"):
+        sources.resolve("env:nope")

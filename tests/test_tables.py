@@ -230,6 +230,23 @@ def test_the_papers_backbones_stand_beside_another_backbone_as_a_reference(tmp_p
         spec.paper_setting(config)
 
 
+def test_all_builds_the_baselines_table_when_all_methods_holds_every_baseline():
+    """The embedded default's `all` (narrowed by all_methods) builds the baselines table: the main rows, then
+    every baseline, on the main columns (BFCL's among them); the ablation table stays `full`'s. Leave one
+    baseline out of all_methods and `all` does not build a table it could not fill."""
+    config = load_config(REPO / "config/config.yaml")
+    baselines = ["wise_ft05", "ties20", "dare90", "freeze_bottom25"]
+    assert [r.method for r in spec.rows(config, "baselines")] == ["base", "ft", "lora", "citi", *baselines]
+    assert {"BFCL non-live AST", "BFCL irrelevance", "BFCL gold-call NLL"} <= {c.name for c in spec.columns(config, "baselines")}
+    assert spec.columns(config, "baselines") == spec.columns(config, "main")
+    built = spec.targets(config, scope=config["all_methods"])
+    assert "results/tables/baselines.csv" in built and "results/tables/ablations.csv" not in built
+    assert {"results/tables/baselines.csv", "results/tables/ablations.csv"} <= set(spec.targets(config))  # full
+    assert "results/tables/baselines.csv" not in spec.targets(config, scope=["ft", "lora", "citi", *baselines[1:]])
+    config["methods"] = {m: s for m, s in config["methods"].items() if m not in baselines}
+    assert not spec.has_rows(config, "baselines")
+
+
 def test_a_paper_setting_that_is_not_the_configs_is_refused(test_config):
     test_config["tables"]["paper"]["tool_dataset"] = "api_bank"  # the test config trains on generated data
     with pytest.raises(ConfigError, match="tables.paper.tool_dataset"):

@@ -59,6 +59,7 @@ def test_all_builds_the_chosen_methods_and_full_builds_every_method(tmp_path):
     out = snakemake("all", "-n", "--cores", "1", "-d", str(tmp_path)).stdout
     assert "results/tables/main.csv" in out and "results/tables/extra.csv" in out and "verdict.md" in out
     assert "results/tables/ablations.csv" not in out
+    assert "results/tables/baselines.csv" in out and "results/data/bfcl/non_live_ast.jsonl" in out  # issue 22
     named = config["importance"].get("estimators", {})  # no named estimator's importance: no method of `all` uses one
     assert named and not any(f"results/importance/{m}/{e}/" in out for m in config["models"] for e in named)
 
