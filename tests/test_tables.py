@@ -247,6 +247,17 @@ def test_all_builds_the_baselines_table_when_all_methods_holds_every_baseline():
     assert not spec.has_rows(config, "baselines")
 
 
+def test_the_baselines_table_builds_with_every_row_and_column_filled(tmp_path):
+    config = load_config(REPO / "config/config.yaml")
+    fake_metrics(config, tmp_path, tables=("baselines",))
+    table = build.build(config, "baselines", tmp_path)
+    assert [r["method"] for r in table["rows"]] == ["base", "ft", "lora", "citi", "wise_ft05", "ties20", "dare90",
+                                                    "freeze_bottom25"]
+    assert next(r for r in table["rows"] if r["method"] == "ties20")["label"] == "TIES (density 0.2, lambda=1)"
+    filled = [c for r in table["rows"] for name, c in r["cells"].items() if not name.startswith(("TS ", "PI ", "CF "))]
+    assert filled and all(c["value"] is not None for c in filled)
+
+
 def test_a_paper_setting_that_is_not_the_configs_is_refused(test_config):
     test_config["tables"]["paper"]["tool_dataset"] = "api_bank"  # the test config trains on generated data
     with pytest.raises(ConfigError, match="tables.paper.tool_dataset"):
