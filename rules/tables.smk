@@ -96,6 +96,29 @@ rule plot_training_loss:
         "../scripts/plot_training_loss.py"
 
 
+rule baseline_differences:
+    input:
+        sources=paths.TABLE_SOURCES.format(table="baselines"),
+        metrics=lambda wildcards: table_spec.required_inputs(config, "baselines"),  # item scores, paired by id
+    output:
+        csv=paths.BASELINE_DIFFERENCES,
+        markdown=report(paths.BASELINE_DIFFERENCES_MARKDOWN, caption="../report/baseline_differences.rst",
+                        category="Tables", subcategory="baselines"),
+    params:
+        config_hash=config_params("tables.bootstrap"),
+    log:
+        paths.log("baseline_differences"),
+    benchmark:
+        paths.benchmark("baseline_differences")
+    threads: threads_for("tables")
+    resources:
+        **resources_for("tables"),
+    conda:
+        "../envs/tables.yaml"
+    script:
+        "../scripts/baseline_differences.py"
+
+
 rule make_verdict:
     input:
         sources=paths.TABLE_SOURCES.format(table="main"),

@@ -241,6 +241,7 @@ def test_all_builds_the_baselines_table_when_all_methods_holds_every_baseline():
     assert spec.columns(config, "baselines") == spec.columns(config, "main")
     built = spec.targets(config, scope=config["all_methods"])
     assert "results/tables/baselines.csv" in built and "results/tables/ablations.csv" not in built
+    assert "results/tables/baseline_differences.csv" in built
     assert {"results/tables/baselines.csv", "results/tables/ablations.csv"} <= set(spec.targets(config))  # full
     assert "results/tables/baselines.csv" not in spec.targets(config, scope=["ft", "lora", "citi", *baselines[1:]])
     config["methods"] = {m: s for m, s in config["methods"].items() if m not in baselines}
@@ -483,6 +484,31 @@ def test_differences_are_paired_with_flips_and_the_verdict_follows_the_planted_e
     text = (out / "v.md").read_text()
     assert "(CITI − base) − 0.5·(FT − base)" in text and "contradicted" in text
     assert "FT − base" in (out / "d.md").read_text()
+
+
+def test_baseline_differences_tally_where_a_planted_baseline_is_ahead_and_behind(tmp_path):
+    """A planted WiSE-FT: FT's tool accuracy less 15 points, and base's NLL (no general loss). Against FT it is
+    behind on tools and ahead on general; against CITI (tool 0.25) ahead on tools, general within noise."""
+    plant_clear(tmp_path)
+    rng = np.random.default_rng(1)
+    ft_tool = read_json(tmp_path / "results/eval/m/ft/tools/metrics.json")["item_scores"]["accuracy"]
+    base_nll = read_json(tmp_path / "results/eval/m/base/gen_nll/metrics.json")["item_scores"]["answer_nll"]
+    tool = [0.0 if v and rng.random() < 0.15 / 0.7 else v for v in ft_tool.values()]
+    plant(tmp_path, "wise_ft05", "tools", "accuracy", tool)
+    plant(tmp_path, "wise_ft05", "gen_nll", "answer_nll", [v + rng.normal(0, 0.01) for v in base_nll.values()])
+    config = plant_config()
+    config["methods"]["wise_ft05"] = {"merge": {"kind": "wise_ft", "from": "ft", "alpha": 0.5}}
+    table = build.build(config, "baselines", tmp_path)
+    boot = spec.bootstrap_settings(config)
+    diffs = verdict.baseline_differences(table, ["wise_ft05"], boot, tmp_path)
+    assert [(d["comparison"], d["column"]) for d in diffs] == [
+        (f"WiSE-FT (alpha=0.5) − {ref}", col) for ref in ("FT", "CITI") for col in ("tool acc", "nll")]
+    vs_ft, vs_citi = verdict.tally(diffs)
+    assert "− FT: ahead on 1 of 2 columns (nll), behind on 1 (tool acc), cannot tell on 0." in vs_ft
+    assert "− CITI: ahead on 2 of 2 columns (tool acc, nll)" in vs_citi  # CITI's NLL sits 0.1 above base's
+    out = tmp_path / "results/tables"
+    verdict.write_baselines(table, ["wise_ft05"], boot, out / "b.csv", out / "b.md", tmp_path)
+    assert len(read_csv(out / "b.csv")) == 4 and vs_ft in (out / "b.md").read_text()
 
 
 def test_noise_gives_cannot_tell(tmp_path):

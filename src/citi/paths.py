@@ -103,3 +103,6 @@ PARETO_MARKDOWN = f"{TABLES}/pareto.md"
 DIFFERENCES = f"{TABLES}/differences.csv"
 DIFFERENCES_MARKDOWN = f"{TABLES}/differences.md"
 VERDICT = f"{TABLES}/verdict.md"
+# each issue-22 baseline against FT and CITI, paired, from the baselines table
+BASELINE_DIFFERENCES = f"{TABLES}/baseline_differences.csv"
+BASELINE_DIFFERENCES_MARKDOWN = f"{TABLES}/baseline_differences.md"

@@ -245,6 +245,8 @@ def targets(config: dict, scope: list[str] | None = None) -> list[str]:
     others = ("extra", "baselines") if narrowed else ("extra", "baselines", "ablations", "analysis")
     in_scope = lambda t: not narrowed or all(m == "base" or m in scope for m, _, _ in _methods(config, t))  # noqa: E731
     extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t) and in_scope(t)]
+    if paths.TABLE.format(table="baselines") in extra:
+        extra.append(paths.BASELINE_DIFFERENCES)
     # every method on one plane, baselines included (issue 22): with the ablation table's rows
     pareto = [paths.PARETO_PLOT] if not narrowed and has_rows(config, "ablations") else []
     curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []

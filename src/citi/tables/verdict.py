@@ -236,6 +236,45 @@ def verdict_markdown(table: dict, judged: dict[str, list[dict]], boot: dict) -> 
     return "\n".join(lines)
 
 
+def baseline_differences(table: dict, baselines: list[str], boot: dict, root=".", read=None) -> list[dict]:
+    """Each baseline − FT and − CITI (where those rows exist), paired, on every column of the table."""
+    read = read or scores_reader()
+    return [difference(rows[b], rows[ref], col, boot, root, read)
+            for rows in by_model(table).values() for b in baselines if b in rows
+            for ref in ("ft", "citi") if ref in rows for col in table["columns"]]
+
+
+def tally(diffs: list[dict]) -> list[str]:
+    """Per comparison, generated: on how many columns the interval puts the method ahead of its reference,
+    behind it, or cannot tell (0 inside), each column's direction respected."""
+    lines = []
+    for model, comparison in dict.fromkeys((d["model"], d["comparison"]) for d in diffs):
+        judged = [d for d in diffs if (d["model"], d["comparison"]) == (model, comparison) and d["lo"] is not None]
+        if not judged:
+            continue
+        side = {"ahead": [], "behind": [], "cannot tell": []}
+        for d in judged:
+            verdict = judge(d, d["direction"], "better")
+            side[{"for": "ahead", "against": "behind"}.get(verdict, "cannot tell")].append(d["column"])
+        lines.append(f"- {model}, {comparison}: ahead on {len(side['ahead'])} of {len(judged)} columns"
+                     + (f" ({', '.join(side['ahead'])})" if side["ahead"] else "")
+                     + f", behind on {len(side['behind'])}"
+                     + (f" ({', '.join(side['behind'])})" if side["behind"] else "")
+                     + f", cannot tell on {len(side['cannot tell'])}.")
+    return lines
+
+
+def write_baselines(table: dict, baselines: list[str], boot: dict, csv_path, md_path, root=".") -> None:
+    diffs = baseline_differences(table, baselines, boot, root)
+    write_text(csv_path, to_csv(diffs))
+    summary = ["## Tally (generated from the intervals below)", "",
+               "Ahead / behind: the 95% interval of (baseline − reference) excludes 0 on the better / worse side "
+               "of the column's direction; cannot tell: it includes 0.", "", *tally(diffs), ""]
+    body = differences_markdown(table, diffs, boot).split("\n")
+    write_text(md_path, "\n".join([body[0].replace("Paired differences", "Baselines against FT and CITI, paired"),
+                                  "", *summary, *body[1:]]))
+
+
 def write(table: dict, boot: dict, csv_path, md_path, verdict_path, root=".") -> None:
     read = scores_reader()
     diffs = differences(table, boot, root, read)
