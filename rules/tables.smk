@@ -55,18 +55,22 @@ rule plot_tradeoff:
 
 
 rule retention_vs_gain:
+    # {plane}: pareto (the main and ablation tables' rows) or pareto_baselines (the baselines table's)
     input:
-        sources=[paths.TABLE_SOURCES.format(table=t) for t in ("main", "ablations")],
+        sources=lambda wildcards: [paths.TABLE_SOURCES.format(table=t) for t in table_spec.PARETO_PLANES[wildcards.plane]],
         # item scores for the error bars
-        metrics=lambda wildcards: sorted({p for t in ("main", "ablations") for p in table_spec.required_inputs(config, t)}),
+        metrics=lambda wildcards: sorted({p for t in table_spec.PARETO_PLANES[wildcards.plane]
+                                          for p in table_spec.required_inputs(config, t)}),
     output:
-        png=report(paths.PARETO_PLOT, caption="../report/pareto.rst", category="Figures"),
-        csv=paths.PARETO_TABLE,
-        markdown=paths.PARETO_MARKDOWN,
+        png=report(paths.PLANE_PLOT, caption="../report/pareto.rst", category="Figures"),
+        csv=paths.PLANE_TABLE,
+        markdown=paths.PLANE_MARKDOWN,
+    wildcard_constraints:
+        plane="|".join(table_spec.PARETO_PLANES),
     log:
-        paths.log("retention_vs_gain"),
+        paths.log("retention_vs_gain", "{plane}"),
     benchmark:
-        paths.benchmark("retention_vs_gain")
+        paths.benchmark("retention_vs_gain", "{plane}")
     threads: threads_for("tables")
     resources:
         **resources_for("tables"),

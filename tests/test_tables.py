@@ -241,7 +241,8 @@ def test_all_builds_the_baselines_table_when_all_methods_holds_every_baseline():
     assert spec.columns(config, "baselines") == spec.columns(config, "main")
     built = spec.targets(config, scope=config["all_methods"])
     assert "results/tables/baselines.csv" in built and "results/tables/ablations.csv" not in built
-    assert "results/tables/baseline_differences.csv" in built
+    assert {"results/tables/baseline_differences.csv", "results/figures/pareto_baselines.png"} <= set(built)
+    assert "results/figures/pareto.png" not in built  # every method's plane: `full`'s
     assert {"results/tables/baselines.csv", "results/tables/ablations.csv"} <= set(spec.targets(config))  # full
     assert "results/tables/baselines.csv" not in spec.targets(config, scope=["ft", "lora", "citi", *baselines[1:]])
     config["methods"] = {m: s for m, s in config["methods"].items() if m not in baselines}

@@ -96,9 +96,15 @@ ANALYSIS_TABLE = TABLE.format(table="analysis")
 TRADEOFF_PLOT = f"{RESULTS}/figures/tradeoff.png"  # tool vs mean general score, from the main table
 TRAINING_LOSS_PLOT = f"{RESULTS}/figures/training_loss.png"  # the main table's methods, every stage in order
 # retention vs gain of every method (main + ablation tables, baselines included) and its Pareto front (issue 22)
-PARETO_PLOT = f"{RESULTS}/figures/pareto.png"
-PARETO_TABLE = f"{TABLES}/pareto.csv"
-PARETO_MARKDOWN = f"{TABLES}/pareto.md"
+# retention vs gain on one plane of methods (citi.tables.spec.PARETO_PLANES): pareto (every method) or
+# pareto_baselines (the baselines table's rows: what the default's `all` builds)
+PLANE_PLOT = f"{RESULTS}/figures/{{plane}}.png"
+PLANE_TABLE = f"{TABLES}/{{plane}}.csv"
+PLANE_MARKDOWN = f"{TABLES}/{{plane}}.md"
+PARETO_PLOT = PLANE_PLOT.format(plane="pareto")
+PARETO_TABLE = PLANE_TABLE.format(plane="pareto")
+PARETO_MARKDOWN = PLANE_MARKDOWN.format(plane="pareto")
+BASELINE_PARETO_PLOT = PLANE_PLOT.format(plane="pareto_baselines")
 # paired differences between the main table's methods (95% paired bootstrap) and the generated verdict on the claims
 DIFFERENCES = f"{TABLES}/differences.csv"
 DIFFERENCES_MARKDOWN = f"{TABLES}/differences.md"

@@ -16,6 +16,8 @@ from ..errors import ConfigError
 from .paper import BY_TOOL_DATASET, REPLACEMENT_LABELS
 
 TABLES = ("main", "ablations", "analysis", "extra", "baselines")
+# the tables whose rows share one retention-vs-gain plane (rule retention_vs_gain's {plane})
+PARETO_PLANES = {"pareto": ("main", "ablations"), "pareto_baselines": ("baselines",)}
 LABELS = {"base": "base", "ft": "FT", "lora": "LoRA", "citi": "CITI",
           "ft_dm": "FT+DM", "lora_dm": "LoRA+DM", "uco_only": "UCO only", "rp_mi": "RP+MI",
           "wo_molora": "w/o MOLoRA", "wo_lr": "w/o L_r", "wo_rp": "w/o RP",
@@ -246,7 +248,7 @@ def targets(config: dict, scope: list[str] | None = None) -> list[str]:
     in_scope = lambda t: not narrowed or all(m == "base" or m in scope for m, _, _ in _methods(config, t))  # noqa: E731
     extra = [paths.TABLE.format(table=t) for t in others if has_rows(config, t) and in_scope(t)]
     if paths.TABLE.format(table="baselines") in extra:
-        extra.append(paths.BASELINE_DIFFERENCES)
+        extra += [paths.BASELINE_DIFFERENCES, paths.BASELINE_PARETO_PLOT]
     # every method on one plane, baselines included (issue 22): with the ablation table's rows
     pareto = [paths.PARETO_PLOT] if not narrowed and has_rows(config, "ablations") else []
     curves = [paths.TRAINING_LOSS_PLOT] if training_curves(config) else []
