@@ -3,24 +3,27 @@
 A CPU with native bf16 matrix units (AVX512-BF16 or AMX) runs a SmolLM2 bf16 matrix product
 6.5-8.9x faster than fp32 on one thread; elsewhere bf16 is emulated and slower than fp32. So on
 a CPU, bf16 is used only where it is native, and ``auto`` picks it only there (or on a GPU that
-supports it).
+supports it). torch is imported inside the functions: the tables' environment reads modules that
+reach this one and has no torch.
 """
 
 from __future__ import annotations
 
 import logging
 
-import torch
-
 log = logging.getLogger(__name__)
 
 
 def cpu_has_native_bf16() -> bool:
+    import torch
+
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
 def on_gpu(gpus: int) -> bool:
     """Whether a job given ``gpus`` GPUs runs on one (CUDA is present and it was given some)."""
+    import torch
+
     return torch.cuda.is_available() and gpus > 0
 
 
@@ -41,6 +44,8 @@ def evaluation_dtype(dtype: str | None, device: str = "cpu") -> str | None:
     with bf16, or a CPU with bf16 units), else float32; any other name (or None, as saved) is kept."""
     if dtype != "auto":
         return dtype
+    import torch
+
     if str(device).startswith("cuda") or (device == "auto" and torch.cuda.is_available()):
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     return "bfloat16" if cpu_has_native_bf16() else "float32"
