@@ -12,11 +12,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from ...errors import ConfigError, RecordError
+from ...errors import ConfigError, RecordError, SourceError
 
-REPO = Path(__file__).resolve().parents[4]
 DRIVER = Path(__file__).with_name("driver.py")
-VENV = REPO / ".venv-bfcl"
 TIMEOUT_S = 900
 
 
@@ -28,7 +26,7 @@ def bfcl_python(source: str | Path | None = None) -> str:
     """The interpreter with bfcl-eval.
 
     ``source`` (a dataset's resolved source): a virtual environment folder (its ``bin/python``) or an
-    interpreter. Without one: ``$CITI_BFCL_PYTHON``, then the repository's ``.venv-bfcl``.
+    interpreter. Without one: the source ``env:bfcl`` (``$CITI_BFCL_PYTHON``, then the repository's ``.venv-bfcl``).
     """
     if source is not None:
         path = Path(source)
@@ -37,16 +35,12 @@ def bfcl_python(source: str | Path | None = None) -> str:
             raise ConfigError(f"BFCL source {source}: no interpreter at {python} (give the BFCL virtual "
                               f"environment's folder, e.g. .venv-bfcl, or its bin/python)")
         return str(python)
-    env = os.environ.get("CITI_BFCL_PYTHON")
-    if env:
-        if not Path(env).exists():
-            raise ConfigError(f"$CITI_BFCL_PYTHON: {env} does not exist")
-        return env
-    python = VENV / "bin" / "python"
-    if python.exists():
-        return str(python)
-    raise ConfigError(f"no BFCL environment: {VENV} is missing; run ./bootstrap.sh (it makes .venv-bfcl from "
-                      f"requirements/bfcl.txt), or set $CITI_BFCL_PYTHON")
+    from ...data.sources import resolve  # env:bfcl: where the project's environments are found
+
+    try:
+        return bfcl_python(resolve("env:bfcl", owner="BFCL").path)
+    except SourceError as e:
+        raise ConfigError(f"no BFCL environment: {e} (./bootstrap.sh makes .venv-bfcl from requirements/bfcl.txt)") from None
 
 
 def driver_env() -> dict:

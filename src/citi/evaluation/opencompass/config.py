@@ -141,11 +141,9 @@ def render(abbr: str, model_path: str, benchmarks: dict, data_paths: dict, oc: d
             parts.append(citi_dataset(name, bench, data_paths[name]))
         else:
             parts.append(standard_dataset(i, name, bench, data_paths[name]))
-    from ...precision import evaluation_dtype  # auto: bf16 where native, resolved here (OpenCompass has no auto)
-
     gpus = oc["num_gpus"]
     parts.append(FOOTER.format(abbr=abbr, path=model_path, device_map="auto" if gpus else "cpu",
-                               torch_dtype=f"torch.{evaluation_dtype(oc['dtype'], 'cuda' if gpus else 'cpu')}", max_seq_len=oc["max_seq_len"],
+                               torch_dtype=f"torch.{oc['dtype']}", max_seq_len=oc["max_seq_len"],
                                batch_size=oc["batch_size"], num_gpus=gpus,
                                model_max_out_len=MODEL_MAX_OUT_LEN))
     return "\n".join(parts)

@@ -126,8 +126,10 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
     described = describe_templates(python, benchmarks)
     abbr = f"{model}_{method}"
     config_path = work / "opencompass_config.py"
+    # OpenCompass has no `auto`: resolved once here, for its config and the metrics' record
+    dtype = evaluation_dtype(oc["dtype"], "cuda" if oc["num_gpus"] else "cpu")
     text = render(abbr, str(Path(model_dir).resolve()), benchmarks, {n: d["path"] for n, d in data.items()},
-                  oc, described)
+                  {**oc, "dtype": dtype}, described)
     write_text(config_path, text)
     excerpt = run_opencompass(python, config_path, work, cache)
     try:
@@ -147,8 +149,7 @@ def run_general_eval(config: dict, model: str, method: str, model_dir: str, work
             "config_hash": sha256_text(dumps_record(settings))[:16],
             "engine": {"opencompass": version, "template": spec["template"], "shots": spec["shots"],
                        "prompt_sha256": described.get(spec["template"], {}).get("prompt_sha256"),
-                       "max_out_len": spec["max_out_len"],
-                       "dtype": evaluation_dtype(oc["dtype"], "cuda" if oc["num_gpus"] else "cpu"),
+                       "max_out_len": spec["max_out_len"], "dtype": dtype,
                        "summary": str(summary), "config": str(config_path)},
         }
         if name in (crosschecks or {}):
